@@ -1,0 +1,34 @@
+# kefu — the two commands a newcomer needs are `go run ./cmd/kefu` and `make test`.
+GO ?= go
+# Tests fail (rather than skip) when Redis or Chromium is missing under make.
+TEST_ENV = KEFU_REQUIRE_REDIS=1 KEFU_REQUIRE_BROWSER=1
+TEST_FLAGS ?= -race -count=1 -timeout 25m
+
+.PHONY: run test test-deps lint bench build
+
+run:
+	$(GO) run ./cmd/kefu
+
+build:
+	$(GO) build -o bin/kefu ./cmd/kefu
+
+# Installs/starts what the tests need, then runs every suite.
+test: test-deps
+	$(TEST_ENV) $(GO) test $(TEST_FLAGS) ./...
+	$(GO) run ./cmd/kefu flows lint configs/flows
+	$(GO) run ./cmd/kefu flows test configs/flows
+
+test-deps:
+	./scripts/ensure-redis.sh
+	./scripts/ensure-chromium.sh
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+	$(GO) vet ./...
+	$(GO) run ./cmd/kefu flows lint configs/flows
+	$(GO) run ./cmd/kefu flows test configs/flows
+
+# Benchmarks and the load tool (needs Redis on 127.0.0.1:6379).
+bench: test-deps
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) run ./bench/webload

@@ -1,0 +1,218 @@
+// Package window tracks, per customer, what a platform lets the business send
+// on its own, shared by every kefu process through Redis.
+//
+// WeChat-family platforms grant quotas when the customer does something:
+// an official-account message allows 5 customer-service messages within 48 h,
+// a menu click, a follow or a QR scan allows 3 within a minute (PROTOCOLS.md
+// §1.5); a mini-program message allows 5 within 48 h and entering the
+// customer-service session 2 within a minute (§2); a 微信客服 message allows 5
+// within 48 h (§3.3). Each such action is a Grant. A new grant of the same
+// kind replaces the old one (the customer wrote again: the 48 h restart with
+// a fresh quota); grants of other kinds live side by side. Sending takes one
+// message from the grant that expires first.
+package window
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/kefu-gateway/kefu/adapters"
+	"github.com/redis/go-redis/v9"
+)
+
+// Grant is what one customer action allows.
+type Grant struct {
+	// Kind names the action ("message", "click", "enter_session" ...).
+	Kind string
+	// Count is how many messages may be sent; Within how long.
+	Count  int
+	Within time.Duration
+}
+
+// Common grants (PROTOCOLS.md §1.5, §2, §3.3).
+var (
+	OAMessage        = Grant{Kind: "message", Count: 5, Within: 48 * time.Hour}
+	OAEvent          = Grant{Kind: "event", Count: 3, Within: time.Minute}
+	MPMessage        = Grant{Kind: "message", Count: 5, Within: 48 * time.Hour}
+	MPEnterSession   = Grant{Kind: "enter_session", Count: 2, Within: time.Minute}
+	KFMessage        = Grant{Kind: "message", Count: 5, Within: 48 * time.Hour}
+	closedNoGrant    = "no customer message within the reply window"
+	closedQuotaSpent = "reply quota used up"
+)
+
+// Tracker keeps grants in Redis hashes: one per customer, field "<kind>"
+// = "<remaining>:<expiry unix ms>".
+type Tracker struct {
+	rdb    redis.UniversalClient
+	prefix string
+	now    func() time.Time
+}
+
+// New returns a tracker whose keys start with prefix (e.g. "kefu:win:").
+// now may be nil for the wall clock.
+func New(rdb redis.UniversalClient, prefix string, now func() time.Time) *Tracker {
+	if now == nil {
+		now = time.Now
+	}
+	return &Tracker{rdb: rdb, prefix: prefix, now: now}
+}
+
+// Key is the customer's hash key: channel, account and platform id.
+func (t *Tracker) Key(channel, account, customer string) string {
+	return t.prefix + channel + ":" + account + ":" + customer
+}
+
+// armScript records one grant and keeps the key alive for an hour past its
+// longest grant, in one round trip.
+//
+//	KEYS: 1 customer hash; ARGV: 1 kind, 2 count, 3 expiry unix ms
+var armScript = redis.NewScript(`
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. ARGV[3])
+local longest = 0
+for _, v in ipairs(redis.call('HVALS', KEYS[1])) do
+  local exp = tonumber(string.match(v, ':(%d+)$'))
+  if exp and exp > longest then longest = exp end
+end
+redis.call('PEXPIREAT', KEYS[1], longest + 3600000)
+return longest`)
+
+// Arm records a grant for the customer, replacing one of the same kind.
+func (t *Tracker) Arm(ctx context.Context, key string, g Grant) error {
+	if err := armScript.Run(ctx, t.rdb, []string{key}, t.armArgs(g)...).Err(); err != nil {
+		return fmt.Errorf("recording reply window: %w", err)
+	}
+	return nil
+}
+
+func (t *Tracker) armArgs(g Grant) []any {
+	return []any{g.Kind, g.Count, t.now().Add(g.Within).UnixMilli()}
+}
+
+// Arming is one grant for one customer's key.
+type Arming struct {
+	Key   string
+	Grant Grant
+}
+
+// ArmMany records several grants in one round trip (one pipeline), for
+// callers that collect the grants of many concurrent inbound messages.
+// The result has one error (or nil) per arming.
+func (t *Tracker) ArmMany(ctx context.Context, arms []Arming) []error {
+	out := make([]error, len(arms))
+	if len(arms) == 0 {
+		return out
+	}
+	run := func() []*redis.Cmd {
+		cmds := make([]*redis.Cmd, len(arms))
+		pipe := t.rdb.Pipeline()
+		for i, a := range arms {
+			cmds[i] = armScript.EvalSha(ctx, pipe, []string{a.Key}, t.armArgs(a.Grant)...)
+		}
+		_, _ = pipe.Exec(ctx)
+		return cmds
+	}
+	cmds := run()
+	if err := cmds[0].Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		// First use since Redis started: load the script and go again.
+		if lerr := armScript.Load(ctx, t.rdb).Err(); lerr != nil {
+			for i := range out {
+				out[i] = fmt.Errorf("recording reply window: %w", lerr)
+			}
+			return out
+		}
+		cmds = run()
+	}
+	for i, c := range cmds {
+		if err := c.Err(); err != nil && err != redis.Nil {
+			out[i] = fmt.Errorf("recording reply window: %w", err)
+		}
+	}
+	return out
+}
+
+// takeScript consumes one message from the live grant expiring first.
+// Returns {1, remaining total, closes ms} on success, {0, reason} when closed.
+var takeScript = redis.NewScript(`
+local now = tonumber(ARGV[1])
+local take = ARGV[2] == '1'
+local fields = redis.call('HGETALL', KEYS[1])
+local best, bestExp, bestLeft = nil, nil, nil
+local total, latest, live = 0, 0, 0
+for i = 1, #fields, 2 do
+  local left, exp = string.match(fields[i+1], '^(%d+):(%d+)$')
+  left, exp = tonumber(left), tonumber(exp)
+  if left and exp and exp > now then
+    live = live + 1
+    if left > 0 then
+      total = total + left
+      if exp > latest then latest = exp end
+      if not bestExp or exp < bestExp then best, bestExp, bestLeft = fields[i], exp, left end
+    end
+  elseif left then
+    redis.call('HDEL', KEYS[1], fields[i])
+  end
+end
+if not best then
+  if live > 0 then return {0, 'quota'} end
+  return {0, 'none'}
+end
+if take then
+  redis.call('HSET', KEYS[1], best, (bestLeft - 1) .. ':' .. bestExp)
+  total = total - 1
+end
+return {1, total, latest}`)
+
+// Take consumes one message of the customer's quota, returning the window
+// as it is after the send. A closed window returns Open false and the
+// reason; nothing is consumed then.
+func (t *Tracker) Take(ctx context.Context, key string) (adapters.Window, error) {
+	return t.run(ctx, key, true)
+}
+
+// Peek reports the window without consuming anything.
+func (t *Tracker) Peek(ctx context.Context, key string) (adapters.Window, error) {
+	return t.run(ctx, key, false)
+}
+
+// Refund gives back a message taken for a send that failed before reaching
+// the platform, to the grant of that kind if it is still live.
+var refundScript = redis.NewScript(`
+local v = redis.call('HGET', KEYS[1], ARGV[1])
+if not v then return 0 end
+local left, exp = string.match(v, '^(%d+):(%d+)$')
+if tonumber(exp) <= tonumber(ARGV[2]) then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], (tonumber(left) + 1) .. ':' .. exp)
+return 1`)
+
+// Refund returns one message to the grant of kind.
+func (t *Tracker) Refund(ctx context.Context, key, kind string) error {
+	return refundScript.Run(ctx, t.rdb, []string{key}, kind, t.now().UnixMilli()).Err()
+}
+
+// Close empties the customer's window, for when the platform says it is
+// closed (45015) although kefu's record said otherwise.
+func (t *Tracker) Close(ctx context.Context, key string) error {
+	return t.rdb.Del(ctx, key).Err()
+}
+
+func (t *Tracker) run(ctx context.Context, key string, take bool) (adapters.Window, error) {
+	flag := "0"
+	if take {
+		flag = "1"
+	}
+	res, err := takeScript.Run(ctx, t.rdb, []string{key}, t.now().UnixMilli(), flag).Slice()
+	if err != nil {
+		return adapters.Window{}, fmt.Errorf("checking reply window: %w", err)
+	}
+	if n, _ := res[0].(int64); n == 0 {
+		reason := closedNoGrant
+		if s, _ := res[1].(string); s == "quota" {
+			reason = closedQuotaSpent
+		}
+		return adapters.Window{Open: false, Reason: reason}, nil
+	}
+	left, _ := res[1].(int64)
+	closes, _ := res[2].(int64)
+	return adapters.Window{Open: true, Remaining: int(left), Closes: time.UnixMilli(closes)}, nil
+}

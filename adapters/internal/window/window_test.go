@@ -1,0 +1,105 @@
+package window
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/kefu-gateway/kefu/internal/clock"
+	"github.com/kefu-gateway/kefu/internal/testutil/redistest"
+)
+
+func TestWeChatWindowRules(t *testing.T) {
+	db := redistest.New(t)
+	clk := clock.NewFake(time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC))
+	tr := New(db.Client, "kefu:win:", clk.Now)
+	ctx := context.Background()
+	key := tr.Key("wechat_oa", "shop", "openid-1")
+
+	if w, _ := tr.Take(ctx, key); w.Open || w.Reason != closedNoGrant {
+		t.Fatalf("no customer action yet: %+v", w)
+	}
+	if err := tr.Arm(ctx, key, OAMessage); err != nil {
+		t.Fatal(err)
+	}
+	for i := 4; i >= 0; i-- {
+		w, err := tr.Take(ctx, key)
+		if err != nil || !w.Open || w.Remaining != i {
+			t.Fatalf("send %d: %+v %v", 5-i, w, err)
+		}
+	}
+	if w, _ := tr.Take(ctx, key); w.Open || w.Reason != closedQuotaSpent {
+		t.Fatalf("sixth send within 48 h: %+v, want quota used up (45047)", w)
+	}
+	// A menu click adds 3 within a minute.
+	tr.Arm(ctx, key, OAEvent)
+	if w, _ := tr.Peek(ctx, key); !w.Open || w.Remaining != 3 {
+		t.Fatalf("after a click: %+v", w)
+	}
+	clk.Advance(2 * time.Minute)
+	if w, _ := tr.Take(ctx, key); w.Open {
+		t.Fatalf("the click's minute is over and the message quota was spent: %+v", w)
+	}
+	// The customer writes again: a fresh 5 within 48 h.
+	tr.Arm(ctx, key, OAMessage)
+	if w, _ := tr.Take(ctx, key); !w.Open || w.Remaining != 4 {
+		t.Fatalf("re-armed: %+v", w)
+	}
+	if err := tr.Refund(ctx, key, "message"); err != nil {
+		t.Fatal(err)
+	}
+	if w, _ := tr.Peek(ctx, key); w.Remaining != 5 {
+		t.Fatalf("after a refund: %+v", w)
+	}
+	clk.Advance(48*time.Hour + time.Second)
+	if w, _ := tr.Take(ctx, key); w.Open || w.Reason != closedNoGrant {
+		t.Fatalf("48 h later: %+v, want closed (45015)", w)
+	}
+}
+
+func TestGrantExpiringFirstIsUsedFirst(t *testing.T) {
+	db := redistest.New(t)
+	clk := clock.NewFake(time.Unix(1_800_000_000, 0))
+	tr := New(db.Client, "kefu:win:", clk.Now)
+	ctx := context.Background()
+	key := tr.Key("wechat_mp", "app", "u")
+	tr.Arm(ctx, key, MPMessage)
+	tr.Arm(ctx, key, MPEnterSession)
+	tr.Take(ctx, key)
+	tr.Take(ctx, key) // both from the session grant, which ends in a minute
+	clk.Advance(2 * time.Minute)
+	if w, _ := tr.Peek(ctx, key); !w.Open || w.Remaining != 5 {
+		t.Fatalf("the 48 h grant must be untouched: %+v", w)
+	}
+	ttl := db.Client.PTTL(ctx, key).Val()
+	if ttl < 47*time.Hour {
+		t.Errorf("key TTL %s shorter than the longest grant", ttl)
+	}
+}
+
+// ArmMany records each grant as Arm does, in one round trip. (It reloads
+// the script on NOSCRIPT; this test does not flush scripts to show it,
+// because SCRIPT FLUSH is server-wide and would break packages testing at
+// the same time.)
+func TestArmMany(t *testing.T) {
+	db := redistest.New(t)
+	ctx := context.Background()
+	clk := clock.NewFake(time.Unix(1_800_000_000, 0))
+	tr := New(db.Client, "kefu:win:", clk.Now)
+	a, b := tr.Key("wechat_oa", "shop", "a"), tr.Key("wechat_oa", "shop", "b")
+	errs := tr.ArmMany(ctx, []Arming{{a, OAMessage}, {b, OAEvent}, {a, OAEvent}})
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("arming %d: %v", i, err)
+		}
+	}
+	if w, _ := tr.Peek(ctx, a); !w.Open || w.Remaining != 8 {
+		t.Fatalf("a after a message and a click = %+v, want 5+3", w)
+	}
+	if w, _ := tr.Peek(ctx, b); !w.Open || w.Remaining != 3 {
+		t.Fatalf("b after a click = %+v", w)
+	}
+	if ttl := db.Client.PTTL(ctx, a).Val(); ttl < 48*time.Hour {
+		t.Fatalf("a's TTL %s, want past the 48 h grant", ttl)
+	}
+}

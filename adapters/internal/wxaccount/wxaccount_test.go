@@ -1,0 +1,84 @@
+package wxaccount
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kefu-gateway/kefu/adapters/internal/wxcrypto"
+	"github.com/kefu-gateway/kefu/adapters/internal/wxmsg"
+	"github.com/kefu-gateway/kefu/adapters/message"
+)
+
+func TestStatusOf(t *testing.T) {
+	wrap := func(err error) error { return fmt.Errorf("opening callback: %w", err) }
+	tests := []struct {
+		err  error
+		want int
+	}{
+		{wrap(wxcrypto.ErrSignatureMismatch), http.StatusUnauthorized},
+		{wrap(wxcrypto.ErrStaleTimestamp), http.StatusUnauthorized},
+		{wrap(wxcrypto.ErrReceiveIDMismatch), http.StatusUnauthorized},
+		{wrap(wxcrypto.ErrMissingParam), http.StatusUnauthorized},
+		{wrap(wxcrypto.ErrMalformedParam), http.StatusBadRequest},
+		{wrap(wxcrypto.ErrMalformedCiphertext), http.StatusBadRequest},
+		{wrap(wxcrypto.ErrMalformedEnvelope), http.StatusBadRequest},
+		{wrap(wxcrypto.ErrNoAESKey), http.StatusBadRequest},
+		{wrap(wxmsg.ErrMalformed), http.StatusBadRequest},
+		{wrap(wxmsg.ErrMissingField), http.StatusBadRequest},
+		{wrap(wxcrypto.ErrTooLarge), http.StatusRequestEntityTooLarge},
+		{wrap(wxmsg.ErrTooLarge), http.StatusRequestEntityTooLarge},
+		{&RequestError{Status: http.StatusBadRequest, Err: errors.New("x")}, http.StatusBadRequest},
+		{errors.New("redis down"), http.StatusInternalServerError},
+	}
+	for _, tt := range tests {
+		if got := StatusOf(tt.err); got != tt.want {
+			t.Errorf("StatusOf(%v) = %d, want %d", tt.err, got, tt.want)
+		}
+	}
+}
+
+// A plain-mode account refuses encrypted pushes before any crypto runs.
+func TestOpenPlainModeRefusesEncrypted(t *testing.T) {
+	c := Common{ID: "a", AppID: "wx1", Token: "abc", MaxSkew: time.Minute, Encryption: EncryptionPlain}
+	cr, err := c.Crypter(time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Open(cr, EncryptionPlain, wxcrypto.Query{EncryptType: "aes", MsgSignature: strings.Repeat("a", 40), Timestamp: "1", Nonce: "1"}, []byte("<xml/>"), wxcrypto.FormatXML)
+	if StatusOf(err) != http.StatusBadRequest || !strings.Contains(err.Error(), "encryption: plain") {
+		t.Fatalf("Open = %v", err)
+	}
+}
+
+func TestTemplateRender(t *testing.T) {
+	f := TemplateFallback{TemplateID: "T", MaxValueRunes: 5, Fields: map[string]string{"thing1": "{{text}}", "time2": "{{time}}", "const": "固定"}}
+	got := f.Render("一二三四五六七", time.Date(2024, 4, 25, 1, 15, 0, 0, time.UTC))
+	if got["thing1"] != "一二三四…" || got["time2"] != "2024…" || got["const"] != "固定" {
+		t.Fatalf("Render = %v", got)
+	}
+	f.MaxValueRunes = 20
+	if got := f.Render("x", time.Date(2024, 4, 25, 1, 15, 0, 0, time.UTC)); got["time2"] != "2024-04-25 09:15" {
+		t.Fatalf("time in UTC+8 = %q", got["time2"])
+	}
+}
+
+func TestTextOf(t *testing.T) {
+	tests := []struct {
+		m    message.Message
+		want string
+	}{
+		{message.Message{Text: "你好"}, "你好"},
+		{message.Message{Text: "  "}, ""},
+		{message.Message{Text: "订单", Card: &message.Card{Title: "T", Description: "D", URL: "https://x.test"}}, "订单\nT\nD\nhttps://x.test"},
+		{message.Message{Attachments: []message.Attachment{{Kind: message.KindImage, URL: "https://x.test/a.jpg"}, {Kind: message.KindVoice, MediaID: "m"}}}, "https://x.test/a.jpg"},
+	}
+	for _, tt := range tests {
+		if got := TextOf(tt.m); got != tt.want {
+			t.Errorf("TextOf(%+v) = %q, want %q", tt.m, got, tt.want)
+		}
+	}
+}

@@ -1,0 +1,113 @@
+package wxcrypto
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+)
+
+// Size limits for callback query parameters. Real values are far smaller
+// (a 40-character hex signature, a 10-digit timestamp, a numeric nonce, a
+// base64 echostr of a few dozen bytes); anything beyond these is refused
+// before any hashing or decryption.
+const (
+	maxParamLen   = 256
+	maxEchoStrLen = 4096
+)
+
+// Query holds the signature parameters of a WeChat/WeCom callback URL.
+//
+// Official accounts and mini-programs send signature, timestamp and nonce on
+// every request; in safe and compatible mode they add encrypt_type=aes and
+// msg_signature (PROTOCOLS.md §1.1). WeCom app and 微信客服 callbacks carry
+// msg_signature, timestamp and nonce only (PROTOCOLS.md §3.1). URL checks
+// (GET) add echostr.
+type Query struct {
+	Signature    string
+	MsgSignature string
+	Timestamp    string
+	Nonce        string
+	EchoStr      string
+	EncryptType  string
+	OpenID       string
+}
+
+// Encrypted reports whether the request announces an encrypted body: an
+// official account in safe or compatible mode sets encrypt_type=aes, and
+// WeCom always signs with msg_signature.
+func (q Query) Encrypted() bool {
+	return strings.EqualFold(q.EncryptType, "aes") || (q.EncryptType == "" && q.MsgSignature != "")
+}
+
+// ParseQuery extracts and checks the signature parameters from a callback
+// URL's query. It requires timestamp, nonce and at least one of signature or
+// msg_signature, bounds every length, and accepts signatures only as 40 hex
+// digits (normalized to lower case).
+//
+// WeCom documents that echostr must be URL-decoded before use (PROTOCOLS.md
+// §3.1); url.Values is already decoded, but a '+' sent unescaped decodes to a
+// space, which base64 never contains, so spaces in echostr are turned back
+// into '+'.
+func ParseQuery(v url.Values) (Query, error) {
+	q := Query{
+		Signature:    strings.ToLower(v.Get("signature")),
+		MsgSignature: strings.ToLower(v.Get("msg_signature")),
+		Timestamp:    v.Get("timestamp"),
+		Nonce:        v.Get("nonce"),
+		EchoStr:      strings.ReplaceAll(v.Get("echostr"), " ", "+"),
+		EncryptType:  v.Get("encrypt_type"),
+		OpenID:       v.Get("openid"),
+	}
+	if q.Timestamp == "" {
+		return Query{}, fmt.Errorf("parsing callback query: %w: timestamp", ErrMissingParam)
+	}
+	if q.Nonce == "" {
+		return Query{}, fmt.Errorf("parsing callback query: %w: nonce", ErrMissingParam)
+	}
+	if q.Signature == "" && q.MsgSignature == "" {
+		return Query{}, fmt.Errorf("parsing callback query: %w: signature or msg_signature", ErrMissingParam)
+	}
+	if len(q.Timestamp) > 20 || !allDigits(q.Timestamp) {
+		return Query{}, fmt.Errorf("parsing callback query: %w: timestamp is not a decimal number", ErrMalformedParam)
+	}
+	for _, p := range []struct{ name, value string }{
+		{"nonce", q.Nonce}, {"encrypt_type", q.EncryptType}, {"openid", q.OpenID},
+	} {
+		if len(p.value) > maxParamLen {
+			return Query{}, fmt.Errorf("parsing callback query: %w: %s longer than %d bytes", ErrTooLarge, p.name, maxParamLen)
+		}
+	}
+	if len(q.EchoStr) > maxEchoStrLen {
+		return Query{}, fmt.Errorf("parsing callback query: %w: echostr longer than %d bytes", ErrTooLarge, maxEchoStrLen)
+	}
+	for _, p := range []struct{ name, value string }{
+		{"signature", q.Signature}, {"msg_signature", q.MsgSignature},
+	} {
+		if p.value != "" && !isSHA1Hex(p.value) {
+			return Query{}, fmt.Errorf("parsing callback query: %w: %s is not 40 hex digits", ErrMalformedParam, p.name)
+		}
+	}
+	return q, nil
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func isSHA1Hex(s string) bool {
+	if len(s) != 40 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}

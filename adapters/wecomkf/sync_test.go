@@ -1,0 +1,186 @@
+package wecomkf
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kefu-gateway/kefu/adapters/message"
+)
+
+// goldenSyncServer serves gettoken, the golden sync_msg page for the first
+// pull and an empty last page for its cursor; it records each pull's body.
+type goldenSyncServer struct {
+	*httptest.Server
+	mu    sync.Mutex
+	pulls []map[string]any
+}
+
+func newGoldenSyncServer(t *testing.T) *goldenSyncServer { return newGoldenSyncServerB(t) }
+
+func newGoldenSyncServerB(t testing.TB) *goldenSyncServer {
+	page, err := os.ReadFile("testdata/sync_page.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &goldenSyncServer{}
+	g.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/cgi-bin/gettoken":
+			io.WriteString(w, `{"errcode":0,"access_token":"golden-token","expires_in":7200}`)
+		case "/cgi-bin/kf/sync_msg":
+			var body map[string]any
+			json.NewDecoder(r.Body).Decode(&body)
+			g.mu.Lock()
+			g.pulls = append(g.pulls, body)
+			g.mu.Unlock()
+			if body["cursor"] == nil {
+				w.Write(page)
+				return
+			}
+			io.WriteString(w, `{"errcode":0,"errmsg":"ok","next_cursor":"golden-cursor-2","has_more":0,"msg_list":[]}`)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(g.Close)
+	return g
+}
+
+// The golden page goes through the whole pull: customer messages and the
+// enter_session event reach the router in page order, normalized as in
+// testdata/sync_page.want.json; servicer messages and other events do not;
+// the cursor advances page by page and the pull is marked complete.
+func TestSyncGoldenPage(t *testing.T) {
+	srv := newGoldenSyncServer(t)
+	e := newEnv(t, testAccounts(srv.URL), time.Unix(1700000600, 0))
+	a := e.ch.accounts["shop"]
+	ctx := context.Background()
+	e.deps.Redis.Set(ctx, a.keys.sync(goldenKfID, "seq"), 3, 0)
+	e.deps.Redis.Set(ctx, a.keys.sync(goldenKfID, "token"), "ENCcallbacktoken", 0)
+	if err := a.sync(ctx, goldenKfID); err != nil {
+		t.Fatal(err)
+	}
+	got := e.in.messages()
+	for i := range got {
+		got[i].Raw = nil
+	}
+	// Conversations are dispatched side by side; within one, order holds.
+	sort.SliceStable(got, func(i, j int) bool { return got[i].ConversationID < got[j].ConversationID })
+	if *update {
+		writeJSON(t, "testdata/sync_page.want.json", got)
+	}
+	var want []message.Message
+	readJSON(t, "testdata/sync_page.want.json", &want)
+	gb, _ := json.Marshal(got)
+	wb, _ := json.Marshal(want)
+	if !bytes.Equal(gb, wb) {
+		t.Errorf("dispatched messages\n got %s\nwant %s", gb, wb)
+	}
+	for _, m := range got {
+		if m.From.ID == "" || strings.HasPrefix(m.ID, "from_servicer") {
+			t.Errorf("dispatched a message that is not the customer's: %s", m.ID)
+		}
+	}
+	if len(srv.pulls) != 2 || srv.pulls[0]["token"] != "ENCcallbacktoken" || srv.pulls[0]["open_kfid"] != goldenKfID ||
+		srv.pulls[1]["cursor"] != "4gw7MepFLfgF2VC5npN" {
+		t.Errorf("pulls = %v", srv.pulls)
+	}
+	if c, _ := e.deps.Redis.Get(ctx, a.keys.sync(goldenKfID, "cursor")).Result(); c != "golden-cursor-2" {
+		t.Errorf("saved cursor %q", c)
+	}
+	if n, _ := e.deps.Redis.Get(ctx, a.keys.sync(goldenKfID, "synced")).Int(); n != 3 {
+		t.Errorf("synced %d, want 3", n)
+	}
+	// With nothing announced since, a follow-up pull ends without a call.
+	if err := a.sync(ctx, goldenKfID); err != nil || len(srv.pulls) != 2 {
+		t.Errorf("follow-up pull: %v, %d pulls", err, len(srv.pulls))
+	}
+}
+
+// While one worker pulls a kf account, another waits for its lock and then
+// gives up with a retryable error: the cursor has one writer.
+func TestSyncHoldsOneLockPerKfAccount(t *testing.T) {
+	srv := newGoldenSyncServer(t)
+	e := newEnv(t, testAccounts(srv.URL)+"  ", time.Unix(1700000600, 0))
+	a := e.ch.accounts["shop"]
+	a.cfg.Sync.LockWait = 200 * time.Millisecond
+	ctx := context.Background()
+	held, err := a.lock(ctx, goldenKfID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.sync(ctx, goldenKfID); err != errBusy {
+		t.Fatalf("sync while locked = %v, want errBusy", err)
+	}
+	held.release(ctx)
+	if err := a.sync(ctx, goldenKfID); err != nil {
+		t.Fatalf("sync after release = %v", err)
+	}
+}
+
+func TestOutboundMsgID(t *testing.T) {
+	conv := ConversationID("shop", "wkAJ2GCAAASSm4_FhToWMFea0xAFfd3Q", "wmAJ2GCAAAme1XQRC-NI-q0_ZM9ukoAw")
+	seen := map[string]string{}
+	for _, entry := range []string{"1700000000000-0", "1700000000000-0.2", "1700000000000-0.3", "1700000000000-1", "18446744073709551615-18446744073709551615.99"} {
+		id := OutboundMsgID(conv, entry)
+		if !msgIDPattern.MatchString(id) {
+			t.Errorf("OutboundMsgID(%q) = %q: not ≤32 bytes of [0-9a-zA-Z_-]", entry, id)
+		}
+		if prev, dup := seen[id]; dup {
+			t.Errorf("%q and %q share msgid %q", prev, entry, id)
+		}
+		seen[id] = entry
+		if again := OutboundMsgID(conv, entry); again != id {
+			t.Errorf("not stable: %q then %q", id, again)
+		}
+	}
+	// The same entry id in another conversation gets another msgid.
+	other := ConversationID("shop", "wkAJ2GCAAASSm4_FhToWMFea0xAFfd3Q", "wmSomeoneElse")
+	if OutboundMsgID(conv, "1700000000000-0") == OutboundMsgID(other, "1700000000000-0") {
+		t.Error("two conversations' first entries share a msgid")
+	}
+	if OutboundMsgID(conv, "") != "" {
+		t.Error("an empty entry id must leave the msgid to WeCom")
+	}
+}
+
+func FuzzOutboundMsgID(f *testing.F) {
+	f.Add("wecom_kf:shop:wk/wm", "1700000000000-0.2")
+	f.Add("", "ü../\x00")
+	f.Fuzz(func(t *testing.T, conv, entry string) {
+		id := OutboundMsgID(conv, entry)
+		if entry == "" {
+			if id != "" {
+				t.Fatal("non-empty id for an empty entry")
+			}
+			return
+		}
+		if !msgIDPattern.MatchString(id) {
+			t.Fatalf("msgid %q", id)
+		}
+	})
+}
+
+func TestParseConversationID(t *testing.T) {
+	conv := ConversationID("shop", "wkAJ2GCAAASSm4_FhToWMFea0xAFfd3Q", "wmAJ2GCAAAme1XQRC-NI-q0_ZM9ukoAw")
+	acc, kf, user, ok := ParseConversationID(conv)
+	if !ok || acc != "shop" || kf != "wkAJ2GCAAASSm4_FhToWMFea0xAFfd3Q" || user != "wmAJ2GCAAAme1XQRC-NI-q0_ZM9ukoAw" {
+		t.Fatalf("ParseConversationID(%q) = %q %q %q %v", conv, acc, kf, user, ok)
+	}
+	for _, bad := range []string{"", "wecom_app:shop:u", "wecom_kf:shop", "wecom_kf:shop:wk", "wecom_kf::wk/u", "wecom_kf:shop:/u"} {
+		if _, _, _, ok := ParseConversationID(bad); ok {
+			t.Errorf("ParseConversationID(%q) ok", bad)
+		}
+	}
+}

@@ -1,0 +1,19 @@
+package handoff
+
+// SetAfterClaim installs a hook that runs after an assignment is claimed
+// and before it is carried out (the crash test kills the process there).
+func SetAfterClaim(s *Service, f func(conv string)) { s.afterClaim = f }
+
+// ParseCommand exposes the agent command parser with the default aliases.
+func ParseCommand(text string, extra map[string][]string) (Parsed, bool) {
+	return newCommandSet(extra).parse(text)
+}
+
+// ParseRating exposes the rating parser.
+func ParseRating(text string) (int, bool) { return parseRating(text) }
+
+// HelpText exposes the agents' help.
+func HelpText() string { return helpText() }
+
+// Usage exposes a command's usage line.
+func Usage(c Command) string { return newCommandSet(nil).usage(c) }

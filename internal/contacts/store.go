@@ -1,0 +1,343 @@
+package contacts
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/kefu-gateway/kefu/adapters/message"
+	"github.com/kefu-gateway/kefu/internal/clock"
+	"github.com/kefu-gateway/kefu/internal/store"
+	"github.com/redis/go-redis/v9"
+)
+
+// Store keeps contacts in Redis. It is safe for concurrent use.
+type Store struct {
+	rdb   redis.UniversalClient
+	keys  Keys
+	cfg   Config
+	clock clock.Clock
+	// loadOnce loads the observe script for pipelined EVALSHA.
+	loadOnce sync.Once
+}
+
+// NewStore returns a contact store. cfg should have been validated.
+func NewStore(rdb redis.UniversalClient, keys store.Keys, cfg Config, clk clock.Clock) *Store {
+	if clk == nil {
+		clk = clock.Real{}
+	}
+	cfg.OptOut = cfg.OptOut.prepared()
+	return &Store{rdb: rdb, keys: NewKeys(keys), cfg: cfg, clock: clk}
+}
+
+// Keys returns the contacts key schema.
+func (s *Store) Keys() Keys { return s.keys }
+
+// Config returns the contacts configuration.
+func (s *Store) Config() *Config { return &s.cfg }
+
+// Location is the time zone of c: its own, else the configured default.
+func (s *Store) Location(c *Contact) *time.Location {
+	if c != nil && c.Timezone != "" {
+		if loc, err := time.LoadLocation(c.Timezone); err == nil {
+			return loc
+		}
+	}
+	return s.cfg.Location()
+}
+
+// QuietUntil reports whether t is in c's quiet hours and when they end.
+func (s *Store) QuietUntil(c *Contact, t time.Time) (time.Time, bool) {
+	return s.cfg.QuietHours.Until(t, s.Location(c))
+}
+
+func (s *Store) args(extra ...any) []any {
+	return append([]any{s.keys.Base, s.clock.Now().UnixMilli()}, extra...)
+}
+
+// NewID returns a fresh contact id.
+func NewID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return "c" + hex.EncodeToString(b[:])
+}
+
+// Observation is what Observe learnt from one inbound message.
+type Observation struct {
+	Contact *Contact
+	// Created is true for a customer seen for the first time.
+	Created bool
+	// Action is the opt-out or opt-in keyword the message was (OptNone
+	// otherwise); Changed says whether it changed the contact's consent
+	// (false for a second 退订, or 订阅 from someone never opted out).
+	Action  OptAction
+	Changed bool
+	// WasOptedOut is the consent before this message.
+	WasOptedOut bool
+}
+
+// Observe records an inbound message from a customer in one round trip: it
+// finds or creates the sender's contact (linking OA and mini-program through
+// the UnionID), notes the identity's conversation and last inbound time,
+// last seen, and applies an opt-out or opt-in keyword. Messages not written
+// by a customer only touch last seen.
+func (s *Store) Observe(ctx context.Context, msg message.Message) (*Observation, error) {
+	cmd, err := s.observe(ctx, s.rdb, msg, false)
+	if err != nil {
+		return nil, err
+	}
+	return cmd.Result()
+}
+
+// ObserveCmd is an Observe queued on a pipeline (see ObservePipe).
+type ObserveCmd struct {
+	cmd    *redis.Cmd
+	action OptAction
+}
+
+// ObservePipe queues Observe on pipe, so the router can fold it into the
+// first round trip of a turn (with dedup and the conversation load) instead
+// of installing the Inbound interceptor. Read the result after the pipeline
+// ran. The script's source goes with the command.
+func (s *Store) ObservePipe(ctx context.Context, pipe redis.Pipeliner, msg message.Message) (*ObserveCmd, error) {
+	return s.observe(ctx, pipe, msg, true)
+}
+
+func (s *Store) observe(ctx context.Context, c redis.Scripter, msg message.Message, pipelined bool) (*ObserveCmd, error) {
+	if msg.Channel == "" || msg.Account == "" || msg.From.ID == "" {
+		return nil, errors.New("observing message: channel, account and sender id are required")
+	}
+	customer := msg.IsCustomer()
+	action := OptNone
+	if customer && msg.Kind == message.KindText {
+		action = s.cfg.OptOut.Classify(msg.Text)
+	}
+	meta := ""
+	if len(msg.Meta) > 0 && len(msg.Meta) <= 16 {
+		b, err := json.Marshal(msg.Meta)
+		if err == nil && len(b) <= 2048 {
+			meta = string(b)
+		}
+	}
+	lite := ""
+	if pipelined {
+		lite = "lite"
+	}
+	args := s.args(NewID(), msg.Channel, msg.Account, msg.From.ID, msg.From.UnionID, msg.ConversationID, msg.From.Name,
+		flag(customer), string(action), "keyword", meta, lite)
+	keys := []string{s.keys.Slot()}
+	if pipelined {
+		// On the router's hot path: send the script's hash, not its 5 KB
+		// source. The script is loaded once per process; after a Redis
+		// restart the first call answers NOSCRIPT (IsNoScript) and the
+		// caller falls back to Observe, which loads it again.
+		s.loadOnce.Do(func() { _ = observeScript.Load(ctx, s.rdb).Err() })
+		return &ObserveCmd{cmd: observeScript.EvalSha(ctx, c, keys, args...), action: action}, nil
+	}
+	return &ObserveCmd{cmd: observeScript.Run(ctx, c, keys, args...), action: action}, nil
+}
+
+// IsNoScript reports whether err says Redis no longer had the script
+// (restarted or flushed): call Observe instead, which loads it.
+func IsNoScript(err error) bool { return err != nil && strings.Contains(err.Error(), "NOSCRIPT") }
+
+// Result decodes the observation.
+func (o *ObserveCmd) Result() (*Observation, error) {
+	res, err := o.cmd.Slice()
+	if err != nil {
+		return nil, fmt.Errorf("observing contact: %w", err)
+	}
+	if len(res) != 4 {
+		return nil, fmt.Errorf("observing contact: unexpected reply of %d items", len(res))
+	}
+	c, err := decodeContact(res[0])
+	if err != nil {
+		return nil, fmt.Errorf("observing contact: %w", err)
+	}
+	return &Observation{Contact: c, Created: res[1] == int64(1), Action: o.action, Changed: res[2] == int64(1),
+		WasOptedOut: res[3] == int64(1)}, nil
+}
+
+func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+// Get returns the contact with id (following merges), or ErrNotFound.
+func (s *Store) Get(ctx context.Context, id string) (*Contact, error) {
+	if id == "" {
+		return nil, ErrNotFound
+	}
+	return s.read(ctx, id, Identity{})
+}
+
+// ByIdentity returns the contact of a channel identity, or ErrNotFound.
+func (s *Store) ByIdentity(ctx context.Context, ident Identity) (*Contact, error) {
+	if ident.Channel == "" || ident.Account == "" || ident.ID == "" {
+		return nil, ErrNotFound
+	}
+	return s.read(ctx, "", ident)
+}
+
+func (s *Store) read(ctx context.Context, id string, ident Identity) (*Contact, error) {
+	res, err := readScript.Run(ctx, s.rdb, []string{s.keys.Slot()}, s.args(id, ident.Channel, ident.Account, ident.ID)...).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading contact: %w", err)
+	}
+	return decodeContact(res)
+}
+
+// ContactCmd is a contact read queued on a pipeline (see ReadPipe).
+type ContactCmd struct{ cmd *redis.Cmd }
+
+// Result decodes the contact after the pipeline ran: nil (and no error)
+// when the identity has no contact yet.
+func (c *ContactCmd) Result() (*Contact, error) {
+	res, err := c.cmd.Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading contact: %w", err)
+	}
+	return decodeContact(res)
+}
+
+// ReadPipe queues the read of an identity's contact on pipe, so a caller
+// (the router's first round trip) reads it with what it already loads. The
+// script's source goes with the command, so it works on a Redis that has
+// not seen it yet.
+func (s *Store) ReadPipe(ctx context.Context, pipe redis.Pipeliner, channel, account, userID string) *ContactCmd {
+	return &ContactCmd{cmd: readScript.Eval(ctx, pipe, []string{s.keys.Slot()}, s.args("", channel, account, userID)...)}
+}
+
+// GetPipe queues the read of a contact by id on pipe (see ReadPipe).
+func (s *Store) GetPipe(ctx context.Context, pipe redis.Pipeliner, id string) *ContactCmd {
+	return &ContactCmd{cmd: readScript.Eval(ctx, pipe, []string{s.keys.Slot()}, s.args(id, "", "", "")...)}
+}
+
+// decodeContact reads a contact script reply:
+// {cid, hash kv, attributes kv, tags, identity JSON, note JSON}.
+func decodeContact(v any) (*Contact, error) {
+	arr, ok := v.([]any)
+	if !ok || len(arr) != 6 {
+		return nil, fmt.Errorf("decoding contact: unexpected reply %T", v)
+	}
+	c := &Contact{Attributes: map[string]string{}, Tags: []string{}, Identities: []Identity{}, Notes: []Note{}}
+	c.ID, _ = arr[0].(string)
+	h := pairs(arr[1])
+	c.Name = h["name"]
+	c.PlatformName = h["pname"]
+	if c.Name == "" {
+		c.Name = c.PlatformName
+	}
+	c.Timezone = h["tz"]
+	c.UnionID = h["union"]
+	c.Created = msTime(h["created"])
+	c.FirstSeen = msTime(h["first"])
+	c.LastSeen = msTime(h["last"])
+	c.LastInbound = msTime(h["lin"])
+	if o := h["opt"]; o != "" {
+		c.OptedOut = true
+		t := msTime(o)
+		c.OptedOutAt = &t
+		c.OptOutSource = h["opt_src"]
+	}
+	c.Attributes = pairs(arr[2])
+	for _, t := range strs(arr[3]) {
+		c.Tags = append(c.Tags, t)
+	}
+	sort.Strings(c.Tags)
+	for _, raw := range strs(arr[4]) {
+		var r identityRecord
+		if err := json.Unmarshal([]byte(raw), &r); err != nil {
+			continue
+		}
+		c.Identities = append(c.Identities, r.identity())
+	}
+	sort.Slice(c.Identities, func(i, j int) bool { return c.Identities[i].Key() < c.Identities[j].Key() })
+	for _, raw := range strs(arr[5]) {
+		var n Note
+		if err := json.Unmarshal([]byte(raw), &n); err == nil {
+			c.Notes = append(c.Notes, n)
+		}
+	}
+	sort.SliceStable(c.Notes, func(i, j int) bool { return c.Notes[i].At.After(c.Notes[j].At) })
+	return c, nil
+}
+
+// identityRecord is an identity as the scripts store it (times in ms).
+type identityRecord struct {
+	Channel        string `json:"channel"`
+	Account        string `json:"account"`
+	ID             string `json:"id"`
+	UnionID        string `json:"union_id"`
+	ConversationID string `json:"conversation_id"`
+	FirstSeen      int64  `json:"first_seen"`
+	LastInbound    int64  `json:"last_inbound"`
+	// Meta is a JSON object, or [] when cjson wrote an empty table.
+	Meta json.RawMessage `json:"meta"`
+}
+
+func (r identityRecord) identity() Identity {
+	id := Identity{Channel: r.Channel, Account: r.Account, ID: r.ID, UnionID: r.UnionID, ConversationID: r.ConversationID,
+		FirstSeen: msInt(r.FirstSeen), LastInbound: msInt(r.LastInbound)}
+	var meta map[string]string
+	if len(r.Meta) > 0 && json.Unmarshal(r.Meta, &meta) == nil && len(meta) > 0 {
+		id.Meta = meta
+	}
+	return id
+}
+
+func pairs(v any) map[string]string {
+	out := map[string]string{}
+	arr, _ := v.([]any)
+	for i := 0; i+1 < len(arr); i += 2 {
+		k, _ := arr[i].(string)
+		val, _ := arr[i+1].(string)
+		out[k] = val
+	}
+	return out
+}
+
+func strs(v any) []string {
+	arr, _ := v.([]any)
+	out := make([]string, 0, len(arr))
+	for _, x := range arr {
+		if s, ok := x.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func msTime(s string) time.Time {
+	if s == "" {
+		return time.Time{}
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return time.Time{}
+	}
+	return msInt(int64(f))
+}
+
+func msInt(ms int64) time.Time {
+	if ms <= 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
+}

@@ -1,0 +1,325 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/fasthttp/websocket"
+	"github.com/kefu-gateway/kefu/internal/testutil/apptest"
+	"github.com/kefu-gateway/kefu/internal/testutil/redistest"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// kefuBinary builds ./cmd/kefu once per test run.
+func kefuBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "kefu-e2e-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "kefu")
+		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/kefu")
+		cmd.Dir = apptest.RepoRoot()
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("building kefu: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// process is a running kefu binary.
+type process struct {
+	cmd    *exec.Cmd
+	addr   string
+	output *syncBuffer
+	done   chan error
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// cleanEnv is the environment without any KEFU_ variable, so the process
+// sees only what the test gives it.
+func cleanEnv(extra ...string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "KEFU_") {
+			env = append(env, kv)
+		}
+	}
+	return append(env, extra...)
+}
+
+func startKefu(t *testing.T, args []string, env ...string) *process {
+	t.Helper()
+	addr := freeAddr(t)
+	cmd := exec.Command(kefuBinary(t), args...)
+	cmd.Dir = apptest.RepoRoot()
+	cmd.Env = cleanEnv(append(env, "KEFU_HTTP_ADDR="+addr)...)
+	p := &process{cmd: cmd, addr: addr, output: &syncBuffer{}, done: make(chan error, 1)}
+	cmd.Stdout, cmd.Stderr = p.output, p.output
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-p.done:
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+		}
+		if t.Failed() {
+			t.Logf("kefu output:\n%s", p.output.String())
+		}
+	})
+	if args == nil || args[0] != "worker" {
+		p.waitHealthy(t)
+	}
+	return p
+}
+
+func (p *process) url() string { return "http://" + p.addr }
+
+func (p *process) waitHealthy(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-p.done:
+			t.Fatalf("kefu exited early: %v\n%s", err, p.output.String())
+		default:
+		}
+		res, err := http.Get(p.url() + "/healthz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("kefu did not become healthy:\n%s", p.output.String())
+}
+
+func postJSON(t *testing.T, url, token, body string, out any) int {
+	t.Helper()
+	req, _ := http.NewRequest("POST", url, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if out != nil && res.StatusCode == 200 {
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("decoding %s: %v", b, err)
+		}
+	}
+	return res.StatusCode
+}
+
+type session struct {
+	VisitorID string `json:"visitor_id"`
+	Token     string `json:"token"`
+}
+
+type replies struct {
+	Replies []struct {
+		ID, Text, From string
+	} `json:"replies"`
+}
+
+// The README's first command: no Redis, no configuration flags, the demo.
+func TestDemoRunsWithNoSetup(t *testing.T) {
+	p := startKefu(t, nil)
+	var s session
+	if st := postJSON(t, p.url()+"/api/web/demo/sessions", "", `{}`, &s); st != 200 {
+		t.Fatalf("session: %d", st)
+	}
+	var r replies
+	if st := postJSON(t, p.url()+"/api/web/demo/messages", s.Token, `{"type":"text","text":"你好"}`, &r); st != 200 {
+		t.Fatalf("message: %d", st)
+	}
+	if len(r.Replies) == 0 || !strings.Contains(r.Replies[0].Text, "您好") {
+		t.Fatalf("demo reply to 你好 = %+v", r.Replies)
+	}
+	for _, path := range []string{"/", "/widget.js", "/readyz", "/metrics"} {
+		res, err := http.Get(p.url() + path)
+		if err != nil || res.StatusCode != 200 {
+			t.Errorf("GET %s: %v %v", path, err, res)
+		} else {
+			res.Body.Close()
+		}
+	}
+	if !strings.Contains(p.output.String(), "NOTHING PERSISTS") {
+		t.Errorf("no loud warning about the embedded Redis in:\n%s", p.output.String())
+	}
+}
+
+// Two `kefu serve` processes on one Redis: a visitor connected to one gets
+// the replies to a message posted through the other. A third process runs
+// `kefu worker` alongside.
+func TestTwoServeProcessesShareRedis(t *testing.T) {
+	db := redistest.New(t)
+	env := "KEFU_REDIS_URL=" + db.URL
+	a := startKefu(t, []string{"serve", "--workers=false"}, env)
+	b := startKefu(t, []string{"serve"}, env)
+	startKefu(t, []string{"worker"}, env)
+
+	var s session
+	if st := postJSON(t, a.url()+"/api/web/demo/sessions", "", `{}`, &s); st != 200 {
+		t.Fatalf("session on a: %d", st)
+	}
+	ws, _, err := websocket.DefaultDialer.Dial("ws://"+a.addr+"/ws/web/demo?token="+s.Token, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	var r replies
+	if st := postJSON(t, b.url()+"/api/web/demo/messages", s.Token, `{"type":"text","text":"你好"}`, &r); st != 200 || len(r.Replies) == 0 {
+		t.Fatalf("message via b: %d %+v", st, r)
+	}
+	_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		var f struct {
+			Type    string
+			Message struct{ ID, From, Text string }
+		}
+		if err := ws.ReadJSON(&f); err != nil {
+			t.Fatalf("websocket on a: %v", err)
+		}
+		if f.Type == "message" && f.Message.From == "bot" {
+			if f.Message.ID != r.Replies[0].ID {
+				t.Errorf("a pushed %s, b answered %s", f.Message.ID, r.Replies[0].ID)
+			}
+			break
+		}
+	}
+}
+
+func TestBadConfigFailsAtStartNamingTheKey(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "kefu.yaml")
+	os.WriteFile(cfg, []byte("http:\n  adr: \":9999\"\nchannels:\n  web:\n    - title: no id\n"), 0o644)
+	out, code := runKefu(t, "serve", "--config", cfg)
+	if code != 2 {
+		t.Fatalf("exit code %d, want 2\n%s", code, out)
+	}
+	for _, want := range []string{cfg + `:2: http.adr: unknown key (did you mean "addr"?)`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	os.WriteFile(cfg, []byte("channels:\n  web:\n    - title: no id\n"), 0o644)
+	out, code = runKefu(t, "serve", "--config", cfg)
+	if code != 2 || !strings.Contains(out, cfg+":3: channels.web[0].id: REQUIRED") {
+		t.Errorf("missing site id: exit %d\n%s", code, out)
+	}
+	out, code = runKefu(t, "worker")
+	if code != 2 || !strings.Contains(out, "needs redis.url") {
+		t.Errorf("worker on the embedded Redis: exit %d\n%s", code, out)
+	}
+}
+
+func runKefu(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(kefuBinary(t), args...)
+	cmd.Dir = apptest.RepoRoot()
+	cmd.Env = cleanEnv()
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return string(out), code
+}
+
+// SIGTERM lets requests in flight finish, then exits 0.
+func TestGracefulShutdown(t *testing.T) {
+	db := redistest.New(t)
+	p := startKefu(t, []string{"serve"}, "KEFU_REDIS_URL="+db.URL)
+	var s session
+	postJSON(t, p.url()+"/api/web/demo/sessions", "", `{}`, &s)
+	var r replies
+	postJSON(t, p.url()+"/api/web/demo/messages", s.Token, `{"type":"text","text":"你好"}`, &r)
+	status := make(chan int, 1)
+	go func() {
+		req, _ := http.NewRequest("GET", p.url()+"/api/web/demo/messages?wait=20&after="+r.Replies[0].ID, nil)
+		req.Header.Set("Authorization", "Bearer "+s.Token)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			status <- -1
+			return
+		}
+		res.Body.Close()
+		status <- res.StatusCode
+	}()
+	time.Sleep(300 * time.Millisecond)
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case st := <-status:
+		if st != 200 {
+			t.Errorf("request in flight during shutdown got %d", st)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("request in flight never answered")
+	}
+	select {
+	case err := <-p.done:
+		if err != nil {
+			t.Errorf("exit after SIGTERM: %v\n%s", err, p.output.String())
+		}
+		p.done <- err
+	case <-time.After(30 * time.Second):
+		t.Fatal("kefu did not exit after SIGTERM")
+	}
+}

@@ -1,0 +1,49 @@
+package followup
+
+import (
+	"context"
+
+	"github.com/kefu-gateway/kefu/adapters/message"
+	"github.com/kefu-gateway/kefu/internal/contacts"
+	"github.com/kefu-gateway/kefu/router"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+)
+
+// Observer folds contact keeping into the router's first round trip of
+// each turn (router.ContactObserver): the sender's contact is found or
+// created, its last inbound moves (which cancels cancel-on-reply
+// follow-ups), and 退订 / 订阅 keywords change consent and are confirmed
+// once. It replaces the Inbound interceptor, which costs a round trip of
+// its own.
+type Observer struct {
+	Contacts *contacts.Store
+	Log      *zap.Logger
+}
+
+var _ router.ContactObserver = (*Observer)(nil)
+
+// ObservePipe implements router.ContactObserver.
+func (o *Observer) ObservePipe(ctx context.Context, pipe redis.Pipeliner, msg message.Message) (func() (router.ContactView, error), error) {
+	cmd, err := o.Contacts.ObservePipe(ctx, pipe, msg)
+	if err != nil {
+		return nil, err
+	}
+	return func() (router.ContactView, error) {
+		obs, err := cmd.Result()
+		if contacts.IsNoScript(err) {
+			// Redis restarted since the script was loaded: observe once
+			// the slow way, which loads it again.
+			obs, err = o.Contacts.Observe(ctx, msg)
+		}
+		if err != nil {
+			return router.ContactView{}, err
+		}
+		reply, take := OptOutReply(o.Contacts.Config().OptOut, obs)
+		if take && o.Log != nil {
+			o.Log.Info("contact consent changed", zap.String("contact", obs.Contact.ID), zap.String("action", string(obs.Action)),
+				zap.Bool("changed", obs.Changed), zap.String("channel", msg.Channel))
+		}
+		return router.ContactView{Contact: obs.Contact.Flows(), Consent: take, ConsentReply: reply}, nil
+	}, nil
+}

@@ -1,0 +1,33 @@
+package router
+
+import (
+	"context"
+
+	"github.com/kefu-gateway/kefu/adapters/message"
+	"github.com/kefu-gateway/kefu/flows"
+	"github.com/redis/go-redis/v9"
+)
+
+// ContactObserver keeps customer profiles. The router queues the
+// observation of each inbound customer message on the turn's first
+// pipeline, so contacts cost no extra round trip.
+type ContactObserver interface {
+	// ObservePipe queues, on pipe, recording msg's sender (found or
+	// created, last seen, consent keywords). The returned function reads
+	// the result after the pipeline ran.
+	ObservePipe(ctx context.Context, pipe redis.Pipeliner, msg message.Message) (func() (ContactView, error), error)
+}
+
+// ContactView is what a turn needs of the customer's profile.
+type ContactView struct {
+	// Contact is the profile as flows see it ({{contact.name}}, tags ...).
+	Contact flows.Contact
+	// Consent is set when the message was an opt-out or opt-in keyword
+	// (退订 / TD / STOP, 订阅): flows must not see it, and ConsentReply (if
+	// any) confirms it.
+	Consent      bool
+	ConsentReply string
+}
+
+// SetContacts installs the contact observer. Call before accepting messages.
+func (r *Router) SetContacts(c ContactObserver) { r.contacts = c }

@@ -1,0 +1,440 @@
+package router_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/hibiken/asynq"
+	"github.com/kefu-gateway/kefu/adapters"
+	"github.com/kefu-gateway/kefu/adapters/message"
+	"github.com/kefu-gateway/kefu/flows"
+	"github.com/kefu-gateway/kefu/internal/metrics"
+	"github.com/kefu-gateway/kefu/internal/store"
+	"github.com/kefu-gateway/kefu/internal/testutil/fakechannel"
+	"github.com/kefu-gateway/kefu/internal/testutil/redistest"
+	"github.com/kefu-gateway/kefu/router"
+	"github.com/kefu-gateway/kefu/workers"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+	"gopkg.in/yaml.v3"
+)
+
+const testFlows = `
+flows:
+  - id: greeting
+    triggers: { keywords: [hi, 你好] }
+    steps:
+      - say: hello there
+  - id: long
+    triggers: { keywords: [long] }
+    steps:
+      - say: 一二三四五六七八九十一二三四五六七八九十一二三四五六七八九十
+  - id: returns
+    triggers: { contains: [退货] }
+    steps:
+      - say: 退货请在订单页申请
+  - id: two
+    triggers: { keywords: [two] }
+    steps:
+      - say: first
+      - say: second
+`
+
+type env struct {
+	metrics *metrics.Metrics
+	r       *router.Router
+	db      *redistest.DB
+	keys    store.Keys
+	fake    *fakechannel.Adapter
+	account string
+}
+
+// setup builds a router with one fake account, real Redis and real asynq
+// workers delivering its active sends.
+func setup(t *testing.T, account string, caps string) *env { return setupTB(t, account, caps) }
+
+func setupB(b *testing.B) *env { return setupTB(b, "bench", "passive_budget: 5s") }
+
+func setupTB(t testing.TB, account string, caps string) *env {
+	t.Helper()
+	fakechannel.Register()
+	db := redistest.New(t)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "f.yaml"), []byte(testFlows), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	set, err := flows.LoadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
+	keys := store.Keys{Prefix: "kefu:"}
+	m := metrics.New()
+	tasks := asynq.NewClientFromRedisClient(db.Client)
+	r := router.New(router.Defaults(), router.Deps{Redis: db.Client, Keys: keys, Log: log, Metrics: m, Engine: flows.NewEngine(set), Tasks: tasks})
+	var node yaml.Node
+	if err := yaml.Unmarshal([]byte(fmt.Sprintf("[{id: %s, %s}]", account, caps)), &node); err != nil {
+		t.Fatal(err)
+	}
+	as, err := adapters.Build(adapters.Deps{Log: log, Redis: db.Client, Keys: keys, Inbound: r, Metrics: m}, map[string]*yaml.Node{fakechannel.Kind: node.Content[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.SetAdapters(as)
+	srv := workers.NewServer(db.Client, workers.Config{Concurrency: 4, ShutdownTimeout: 2 * time.Second,
+		RetryBase: 20 * time.Millisecond, RetryMax: 100 * time.Millisecond, PollInterval: 50 * time.Millisecond}, log)
+	db.Client.AddHook(m.RedisHook())
+	srv.Handle(workers.TypeOutboundSend, &workers.Outbound{Lookup: as.Lookup, Redis: db.Client, Keys: keys, Log: log, Metrics: m})
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = r.Close(context.Background())
+		srv.Shutdown()
+		_ = tasks.Close()
+	})
+	return &env{metrics: m, r: r, db: db, keys: keys, fake: fakechannel.Get(account), account: account}
+}
+
+func (e *env) msg(id, text string) message.Message {
+	return message.Message{ID: id, Channel: fakechannel.Kind, Account: e.account, ConversationID: "fake:" + e.account + ":u1",
+		From: message.Party{ID: "u1"}, Kind: message.KindText, Text: text}
+}
+
+func (e *env) accept(t *testing.T, m message.Message) adapters.Turn {
+	t.Helper()
+	turn, err := e.r.Accept(context.Background(), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return turn
+}
+
+func (e *env) transcript(t *testing.T) []message.Message {
+	t.Helper()
+	ms, err := router.NewTranscriptReader(e.db.Client, e.keys).After(context.Background(), "fake:"+e.account+":u1", "", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ms
+}
+
+func TestSameMessageIDIsProcessedOnce(t *testing.T) {
+	e := setup(t, "dedup", "passive_budget: 2s")
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	fresh := 0
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			turn := e.accept(t, e.msg("wx-msg-1", "hi"))
+			if !turn.Duplicate() {
+				mu.Lock()
+				fresh++
+				mu.Unlock()
+			}
+			turn.TakePassive(context.Background(), time.Second)
+		}()
+	}
+	wg.Wait()
+	if fresh != 1 {
+		t.Fatalf("%d of 8 deliveries of one message were processed, want 1", fresh)
+	}
+	if tx := e.transcript(t); len(tx) != 2 {
+		t.Fatalf("transcript has %d entries, want 2", len(tx))
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := len(e.fake.Sent()); n != 0 {
+		t.Errorf("%d active sends for a passively answered message", n)
+	}
+}
+
+func TestPassiveReplyWhenReadyInTime(t *testing.T) {
+	e := setup(t, "passive", "passive_budget: 2s")
+	turn := e.accept(t, e.msg("m1", "two"))
+	replies, ok := turn.TakePassive(context.Background(), 2*time.Second)
+	if !ok || len(replies) != 2 || replies[0].Text != "first" || replies[1].Text != "second" {
+		t.Fatalf("passive replies = %v %+v", ok, replies)
+	}
+	// The adapter fits only one into its response and returns the other.
+	turn.Return(replies[1:])
+	sent := e.fake.WaitSent(1, 5*time.Second)
+	if len(sent) != 1 || sent[0].Text != "second" {
+		t.Fatalf("active sends = %+v, want the returned second reply", sent)
+	}
+}
+
+func TestActiveDeliveryWhenPassiveWindowIsMissed(t *testing.T) {
+	e := setup(t, "active", "passive_budget: 100ms")
+	m := e.msg("m1", "hi")
+	m.Reply.PassiveDeadline = time.Now().Add(100 * time.Millisecond)
+	e.accept(t, m) // the adapter never takes the replies
+	sent := e.fake.WaitSent(1, 5*time.Second)
+	if len(sent) != 1 || sent[0].Text != "hello there" {
+		t.Fatalf("active sends = %+v", sent)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if n := len(e.fake.Sent()); n != 1 {
+		t.Errorf("%d sends, want exactly 1", n)
+	}
+}
+
+func TestLongTextIsSplitOnUTF8BoundariesInOrder(t *testing.T) {
+	e := setup(t, "split", "max_text_bytes: 20")
+	e.accept(t, e.msg("m1", "long"))
+	want := "一二三四五六七八九十一二三四五六七八九十一二三四五六七八九十"
+	sent := e.fake.WaitSent(5, 5*time.Second)
+	var got strings.Builder
+	ids := map[string]bool{}
+	for _, s := range sent {
+		if len(s.Text) > 20 || !utf8.ValidString(s.Text) {
+			t.Errorf("part %q: %d bytes, valid UTF-8 %v", s.Text, len(s.Text), utf8.ValidString(s.Text))
+		}
+		if ids[s.ID] {
+			t.Errorf("part id %s repeated", s.ID)
+		}
+		ids[s.ID] = true
+		got.WriteString(s.Text)
+	}
+	if got.String() != want {
+		t.Fatalf("parts joined = %q, want %q", got.String(), want)
+	}
+}
+
+func TestHumanOwnedConversationGetsNoBotReply(t *testing.T) {
+	e := setup(t, "human", "passive_budget: 1s")
+	conv := "fake:human:u1"
+	if err := e.db.Client.HSet(context.Background(), e.keys.Conversation(conv), "o", "agent:alice").Err(); err != nil {
+		t.Fatal(err)
+	}
+	turn := e.accept(t, e.msg("m1", "hi"))
+	replies, ok := turn.TakePassive(context.Background(), time.Second)
+	if !ok || len(replies) != 0 {
+		t.Fatalf("bot replied while a human owns the conversation: %+v", replies)
+	}
+	if tx := e.transcript(t); len(tx) != 1 || tx[0].Text != "hi" {
+		t.Fatalf("the customer's message must still be recorded: %+v", tx)
+	}
+}
+
+// A bot reply already queued when a human takes over is not delivered.
+func TestInFlightBotReplyIsDroppedAfterHandoff(t *testing.T) {
+	e := setup(t, "inflight", "")
+	block := make(chan struct{})
+	e.fake.SetFail(func(n int, m message.Message) error {
+		if n == 1 {
+			<-block // the first attempt is slow; the handoff happens meanwhile
+			return errors.New("timeout talking to the platform")
+		}
+		return nil
+	})
+	e.accept(t, e.msg("m1", "two"))
+	time.Sleep(200 * time.Millisecond)
+	if err := e.db.Client.HSet(context.Background(), e.keys.Conversation("fake:inflight:u1"), "o", "agent:bob").Err(); err != nil {
+		t.Fatal(err)
+	}
+	close(block)
+	deadline := time.Now().Add(10 * time.Second)
+	for len(undeliverable(t, e)) < 2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if s := e.fake.Sent(); len(s) != 0 {
+		t.Fatalf("bot replies delivered after the handoff: %+v", s)
+	}
+	reasons := undeliverable(t, e)
+	if len(reasons) != 2 || reasons[0] != workers.ReasonHumanOwned {
+		t.Fatalf("undeliverable = %q", reasons)
+	}
+}
+
+func undeliverable(t *testing.T, e *env) []string {
+	xs, err := e.db.Client.XRange(context.Background(), e.keys.Undeliverable(), "-", "+").Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, x := range xs {
+		out = append(out, x.Values["reason"].(string))
+	}
+	return out
+}
+
+func TestPermanentFailureIsRecordedNotRetried(t *testing.T) {
+	e := setup(t, "perm", "")
+	e.fake.SetFail(func(n int, m message.Message) error {
+		return fmt.Errorf("sending fake message: %w", adapters.ErrWindowClosed)
+	})
+	e.accept(t, e.msg("m1", "two"))
+	deadline := time.Now().Add(5 * time.Second)
+	for len(undeliverable(t, e)) < 2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if n := e.fake.Attempts(); n != 1 {
+		t.Errorf("%d attempts for a permanent failure, want 1", n)
+	}
+	r := undeliverable(t, e)
+	if len(r) != 2 || !strings.Contains(r[0], "window closed") {
+		t.Errorf("undeliverable reasons = %q, want both parts with the window reason", r)
+	}
+}
+
+func TestTransientFailureRetriesWithoutRepeatingSentParts(t *testing.T) {
+	e := setup(t, "retry", "")
+	e.fake.SetFail(func(n int, m message.Message) error {
+		if n == 2 { // the second part fails once
+			return errors.New("connection reset")
+		}
+		return nil
+	})
+	e.accept(t, e.msg("m1", "two"))
+	sent := e.fake.WaitSent(2, 10*time.Second)
+	if len(sent) != 2 || sent[0].Text != "first" || sent[1].Text != "second" {
+		t.Fatalf("sent = %+v, want first then second exactly once", sent)
+	}
+	if n := e.fake.Attempts(); n != 3 {
+		t.Errorf("%d attempts, want 3", n)
+	}
+}
+
+func TestDeferredRepliesGoWithTheNextPassiveReply(t *testing.T) {
+	e := setup(t, "deferred", "passive_budget: 1s")
+	e.fake.SetFail(func(n int, m message.Message) error { return adapters.ErrDeferred })
+	m := e.msg("m1", "hi")
+	m.Reply.PassiveDeadline = time.Now().Add(50 * time.Millisecond)
+	e.accept(t, m) // missed passive window; no active API
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if n, _ := e.db.Client.LLen(context.Background(), e.keys.Pending("fake:deferred:u1")).Result(); n == 1 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	turn := e.accept(t, e.msg("m2", "two"))
+	replies, ok := turn.TakePassive(context.Background(), time.Second)
+	if !ok || len(replies) != 3 || replies[0].Text != "hello there" || replies[1].Text != "first" {
+		t.Fatalf("next passive replies = %+v, want the deferred reply first", replies)
+	}
+	if n, _ := e.db.Client.LLen(context.Background(), e.keys.Pending("fake:deferred:u1")).Result(); n != 0 {
+		t.Errorf("%d deferred replies left after delivery", n)
+	}
+}
+
+func TestUnsupportedMessageGetsPoliteAnswer(t *testing.T) {
+	e := setup(t, "unsupported", "passive_budget: 1s")
+	m := e.msg("m1", "")
+	m.Kind = message.KindImage
+	replies, _ := e.accept(t, m).TakePassive(context.Background(), time.Second)
+	if len(replies) != 1 || !strings.Contains(replies[0].Text, "文字") {
+		t.Fatalf("reply to a picture = %+v", replies)
+	}
+	if tx := e.transcript(t); len(tx) != 2 || tx[0].Kind != message.KindImage {
+		t.Fatalf("the picture must be recorded: %+v", tx)
+	}
+}
+
+// Two routers (two processes) on one Redis handling one conversation at
+// once lose no turn: the commit's compare-and-set makes the loser retry.
+func TestConcurrentProcessesLoseNoTurn(t *testing.T) {
+	a := setup(t, "cas", "passive_budget: 2s")
+	fakechannel.Register()
+	log := zap.NewNop()
+	m := metrics.New()
+	set, _ := flows.LoadDir(t.TempDir())
+	b := router.New(router.Defaults(), router.Deps{Redis: a.db.Client, Keys: a.keys, Log: log, Metrics: m, Engine: flows.NewEngine(set), Tasks: asynq.NewClientFromRedisClient(a.db.Client)})
+	var node yaml.Node
+	_ = yaml.Unmarshal([]byte("[{id: cas, passive_budget: 2s}]"), &node)
+	as, err := adapters.Build(adapters.Deps{Log: log, Redis: a.db.Client, Keys: a.keys, Inbound: b, Metrics: m}, map[string]*yaml.Node{fakechannel.Kind: node.Content[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.SetAdapters(as)
+	const n = 20
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		r := a.r
+		if i%2 == 1 {
+			r = b
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			turn, err := r.Accept(context.Background(), a.msg(fmt.Sprintf("m%d", i), "zzz"))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			<-turn.Done()
+			if err := turn.Err(); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	d, err := a.db.Client.HGet(context.Background(), a.keys.Conversation("fake:cas:u1"), "d").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(d, fmt.Sprintf(`"turns":%d`, n)) {
+		t.Fatalf("state after %d concurrent turns: %s", n, d)
+	}
+	if tx := a.transcript(t); len(tx) != 2*n {
+		t.Fatalf("transcript has %d entries, want %d", len(tx), 2*n)
+	}
+}
+
+// A turn that fails (Redis refusing the commit) releases its dedup mark,
+// so the platform's retry of the message is answered, not dropped.
+func TestFailedTurnLetsTheRetryThrough(t *testing.T) {
+	e := setup(t, "failretry", "passive_budget: 2s")
+	conv := e.keys.Conversation("fake:failretry:u1")
+	// A state hash whose version field is not a number makes the commit
+	// script fail.
+	e.db.Client.HSet(context.Background(), conv, "v", "not-a-number", "d", "{}")
+	turn := e.accept(t, e.msg("m1", "hi"))
+	<-turn.Done()
+	if turn.Err() == nil {
+		t.Fatal("expected the turn to fail")
+	}
+	e.db.Client.Del(context.Background(), conv)
+	retry := e.accept(t, e.msg("m1", "hi"))
+	if retry.Duplicate() {
+		t.Fatal("the retry of a failed message was dropped as a duplicate")
+	}
+	if r, _ := retry.TakePassive(context.Background(), 2*time.Second); len(r) != 1 {
+		t.Fatalf("retry replies = %+v", r)
+	}
+}
+
+// Replies of consecutive turns reach the customer in order even when the
+// first send is slow.
+func TestActiveRepliesStayInOrder(t *testing.T) {
+	e := setup(t, "order", "")
+	e.fake.SetFail(func(n int, m message.Message) error {
+		if n == 1 {
+			time.Sleep(400 * time.Millisecond)
+		}
+		return nil
+	})
+	e.accept(t, e.msg("m1", "hi"))
+	time.Sleep(20 * time.Millisecond)
+	e.accept(t, e.msg("m2", "two"))
+	sent := e.fake.WaitSent(3, 10*time.Second)
+	var got []string
+	for _, m := range sent {
+		got = append(got, m.Text)
+	}
+	if strings.Join(got, "|") != "hello there|first|second" {
+		t.Fatalf("sent in order %q", got)
+	}
+}

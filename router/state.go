@@ -1,0 +1,176 @@
+package router
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"strconv"
+
+	"github.com/kefu-gateway/kefu/adapters/message"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+)
+
+// loaded is what the first round trip of a turn returns.
+type loaded struct {
+	duplicate bool
+	conv      *Conversation
+	pending   []message.Message
+	contact   *ContactView
+}
+
+// load marks the message with dedupKey as seen (unless dedupKey is empty)
+// and reads the conversation's state and deferred replies, in one pipelined
+// round trip.
+func (r *Router) load(ctx context.Context, conv, dedupKey string, observe *message.Message) (*loaded, error) {
+	pipe := r.rdb.Pipeline()
+	var seen *redis.BoolCmd
+	if dedupKey != "" {
+		seen = pipe.SetNX(ctx, dedupKey, 1, r.cfg.DedupTTL)
+	}
+	var readContact func() (ContactView, error)
+	if observe != nil && r.contacts != nil && observe.IsCustomer() && observe.From.ID != "" {
+		var err error
+		if readContact, err = r.contacts.ObservePipe(ctx, pipe, *observe); err != nil {
+			r.log.Debug("not observing contact", zap.Error(err))
+		}
+	}
+	state := pipe.HMGet(ctx, r.keys.Conversation(conv), "v", "d", "o")
+	pend := pipe.LRange(ctx, r.keys.Pending(conv), 0, -1)
+	_, _ = pipe.Exec(ctx)
+	// Judge the turn's own commands: a failed contact observation (say
+	// NOSCRIPT after a Redis restart) is handled by readContact and must not
+	// fail the turn.
+	for _, cmd := range []redis.Cmder{seen, state, pend} {
+		if cmd == nil || reflect.ValueOf(cmd).IsNil() {
+			continue
+		}
+		if err := cmd.Err(); err != nil && !errors.Is(err, redis.Nil) {
+			return nil, fmt.Errorf("loading conversation: %w", err)
+		}
+	}
+	out := &loaded{}
+	if seen != nil && !seen.Val() {
+		out.duplicate = true
+		return out, nil
+	}
+	if readContact != nil {
+		if v, err := readContact(); err == nil {
+			out.contact = &v
+		} else {
+			r.log.Warn("observing contact failed", zap.Error(err))
+		}
+	}
+	c := &Conversation{}
+	vals := state.Val()
+	if s, ok := vals[1].(string); ok && s != "" {
+		if err := json.Unmarshal([]byte(s), c); err != nil {
+			// A state we cannot read must not wedge the customer: start over.
+			r.log.Warn("discarding unreadable conversation state")
+			c = &Conversation{}
+		}
+	}
+	if s, ok := vals[0].(string); ok {
+		c.Version, _ = strconv.ParseInt(s, 10, 64)
+	}
+	if s, ok := vals[2].(string); ok {
+		c.Owner = s
+	}
+	out.conv = c
+	for _, p := range pend.Val() {
+		var m message.Message
+		if err := json.Unmarshal([]byte(p), &m); err == nil {
+			out.pending = append(out.pending, m)
+		}
+	}
+	return out, nil
+}
+
+// commitScript atomically checks the conversation's version, saves its
+// state, drops the deferred replies this turn delivers, appends the turn's
+// messages to the transcript and publishes each of them.
+//
+//	KEYS: 1 conversation hash, 2 transcript stream, 3 pending list
+//	ARGV: 1 expected version, 2 state JSON, 3 state TTL ms, 4 transcript max,
+//	      5 transcript TTL ms, 6 pub/sub channel, 7 pending delivered count,
+//	      8 bot reply allowed only when owner is empty ("1"/"0"),
+//	      9.. message JSON, one per entry
+//
+// Returns the new entry ids, or -1 on a version conflict, or -2 when bot
+// replies are refused because a human owns the conversation.
+var commitScript = redis.NewScript(`
+local v = redis.call('HGET', KEYS[1], 'v')
+if (v or '0') ~= ARGV[1] then return -1 end
+if ARGV[8] == '1' then
+  local o = redis.call('HGET', KEYS[1], 'o')
+  if o and o ~= '' then return -2 end
+end
+redis.call('HSET', KEYS[1], 'v', tonumber(ARGV[1]) + 1, 'd', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+local n = tonumber(ARGV[7])
+if n > 0 then redis.call('LTRIM', KEYS[3], n, -1) end
+local ids = {}
+for i = 9, #ARGV do
+  local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'm', ARGV[i])
+  ids[#ids + 1] = id
+  if ARGV[6] ~= '' then redis.call('PUBLISH', ARGV[6], 'm' .. id .. '\n' .. ARGV[i]) end
+end
+if #ids > 0 then redis.call('PEXPIRE', KEYS[2], ARGV[5]) end
+return ids
+`)
+
+var (
+	errConflict   = errors.New("conversation changed during the turn")
+	errHumanOwned = errors.New("a human owns the conversation")
+)
+
+// commit saves conv and appends entries to the transcript, returning their
+// ids. botReplies says the entries include bot replies, which are refused
+// when a human took the conversation meanwhile.
+// Entries are published on the conversation's pub/sub channel only when
+// publish is set (channels whose customers read the transcript live).
+func (r *Router) commit(ctx context.Context, conv *Conversation, pendingDelivered int, botReplies, publish bool, entries []message.Message) ([]string, error) {
+	state, err := json.Marshal(conv)
+	if err != nil {
+		return nil, fmt.Errorf("encoding conversation state: %w", err)
+	}
+	args := make([]any, 0, 8+len(entries))
+	guard := "0"
+	if botReplies {
+		guard = "1"
+	}
+	channel := ""
+	if publish {
+		channel = r.keys.ConversationChannel(conv.ID)
+	}
+	args = append(args, conv.Version, state, r.cfg.StateTTL.Milliseconds(), r.cfg.TranscriptMax,
+		r.cfg.TranscriptTTL.Milliseconds(), channel, pendingDelivered, guard)
+	for i := range entries {
+		b, err := json.Marshal(&entries[i])
+		if err != nil {
+			return nil, fmt.Errorf("encoding transcript entry: %w", err)
+		}
+		args = append(args, b)
+	}
+	keys := []string{r.keys.Conversation(conv.ID), r.keys.Transcript(conv.ID), r.keys.Pending(conv.ID)}
+	res, err := commitScript.Run(ctx, r.rdb, keys, args...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("committing turn: %w", err)
+	}
+	switch v := res.(type) {
+	case int64:
+		if v == -2 {
+			return nil, errHumanOwned
+		}
+		return nil, errConflict
+	case []any:
+		ids := make([]string, len(v))
+		for i, x := range v {
+			ids[i], _ = x.(string)
+		}
+		return ids, nil
+	}
+	return nil, fmt.Errorf("committing turn: unexpected reply %T", res)
+}
