@@ -1,13 +1,14 @@
 package wecomkf_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/http/httputil"
 	"net/url"
 	"strconv"
 	"strings"
@@ -99,20 +100,54 @@ channels:
 }
 
 // gateway forwards to kefu, first queueing the message an authentic
-// callback announces.
+// callback announces. It forwards over a plain connection and reads kefu's
+// answer even when kefu answers early and closes (a 413 or 431 before the
+// request is fully read), which a reverse proxy would turn into a 502.
 func (h *conformanceHarness) gateway(t testing.TB, kefu string) *httptest.Server {
-	u, _ := url.Parse(kefu)
-	proxy := httputil.NewSingleHostReverseProxy(u)
+	addr := strings.TrimPrefix(kefu, "http://")
 	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		r.Body = io.NopCloser(bytes.NewReader(body))
 		if r.Method == http.MethodPost && len(body) <= conformance.BodyLimit {
 			h.announced(r.URL.Query(), body)
 		}
-		proxy.ServeHTTP(w, r)
+		res, err := forward(addr, r, body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer res.Body.Close()
+		for k, v := range res.Header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(res.StatusCode)
+		_, _ = io.Copy(w, res.Body)
 	}))
 	t.Cleanup(gw.Close)
 	return gw
+}
+
+// forward sends r with body to addr on a fresh connection and returns the
+// answer; the write runs beside the read, so an early answer is kept.
+func forward(addr string, r *http.Request, body []byte) (*http.Response, error) {
+	out := r.Clone(context.Background())
+	out.URL.Scheme, out.URL.Host, out.Host, out.RequestURI = "http", addr, addr, ""
+	out.Body, out.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+	out.Close = true
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
+	go func() { _ = out.Write(conn) }()
+	res, err := http.ReadResponse(bufio.NewReader(conn), out)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	body2, err := io.ReadAll(res.Body)
+	conn.Close()
+	res.Body = io.NopCloser(bytes.NewReader(body2))
+	return res, err
 }
 
 // announced queues the message of an authentic callback's token, once.

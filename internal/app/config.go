@@ -70,6 +70,10 @@ type HTTPConfig struct {
 	PublicURL string `yaml:"public_url"`
 	// BodyLimit is the largest request body accepted, in bytes (413 beyond).
 	BodyLimit int `yaml:"body_limit"`
+	// HeaderLimit is the largest request line plus headers accepted, in
+	// bytes; beyond it the server answers 431 and closes the connection.
+	// It is also each connection's read buffer, so it is kept modest.
+	HeaderLimit int `yaml:"header_limit"`
 	// ReadTimeout, WriteTimeout and IdleTimeout bound one connection.
 	// WriteTimeout must exceed the longest long-poll wait (30 s).
 	ReadTimeout  time.Duration `yaml:"read_timeout"`
@@ -98,7 +102,7 @@ type DemoConfig struct {
 func Defaults() Config {
 	return Config{
 		HTTP: HTTPConfig{
-			Addr: ":8080", BodyLimit: 1 << 20,
+			Addr: ":8080", BodyLimit: 1 << 20, HeaderLimit: 16 << 10,
 			ReadTimeout: 15 * time.Second, WriteTimeout: 45 * time.Second, IdleTimeout: 120 * time.Second,
 			ShutdownTimeout: 20 * time.Second,
 		},
@@ -147,6 +151,9 @@ func (c *HTTPConfig) Validate() error {
 	}
 	if c.BodyLimit < 1024 {
 		errs = append(errs, config.Errorf("body_limit", "must be at least 1024 bytes"))
+	}
+	if c.HeaderLimit < 4096 || c.HeaderLimit > 1<<20 {
+		errs = append(errs, config.Errorf("header_limit", "must be between 4096 and 1048576 bytes (got %d)", c.HeaderLimit))
 	}
 	if c.WriteTimeout < 35*time.Second {
 		errs = append(errs, config.Errorf("write_timeout", "must be at least 35s so long-polls (30s) can answer"))

@@ -62,6 +62,7 @@ func TestBadConfigNamesTheKey(t *testing.T) {
 		{"redis:\n  url: http://x\n", `c.yaml:2: redis.url: scheme must be redis`},
 		{"redis:\n  mode: galaxy\n", `c.yaml:2: redis.mode: must be auto`},
 		{"llm:\n  base_url: notaurl\n", `c.yaml:2: llm.base_url: must be an http(s) URL`},
+		{"http:\n  header_limit: 100\n", `c.yaml:2: http.header_limit: must be between 4096 and 1048576`},
 		{"router:\n  dedup_ttl: 1m\n", `c.yaml:2: router.dedup_ttl: must be at least 1h`},
 		{"channels:\n  wechat_xx: []\n", `c.yaml:2: channels.wechat_xx: unknown channel kind`},
 		{"channels:\n  web:\n    - id: a\n      colour: red\n", `c.yaml:4: channels.web[0].colour: unknown key (did you mean "color"?)`},

@@ -18,6 +18,7 @@ func (a *App) newHTTP() *fiber.App {
 	app := fiber.New(fiber.Config{
 		AppName:                 "kefu",
 		BodyLimit:               cfg.BodyLimit,
+		ReadBufferSize:          cfg.HeaderLimit,
 		ReadTimeout:             cfg.ReadTimeout,
 		WriteTimeout:            cfg.WriteTimeout,
 		IdleTimeout:             cfg.IdleTimeout,

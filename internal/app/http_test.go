@@ -1,0 +1,52 @@
+package app_test
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kefu-gateway/kefu/internal/testutil/apptest"
+)
+
+// rawGet writes a GET with the given query and one padding header straight
+// to the socket and reads the answer, so a server that answers and closes
+// early is still heard (an http.Client may report the reset instead).
+func rawGet(t *testing.T, addr, query string, pad int) int {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	req := fmt.Sprintf("GET /healthz?%s HTTP/1.1\r\nHost: %s\r\nX-Pad: %s\r\n\r\n", query, addr, strings.Repeat("p", pad))
+	go func() { _, _ = conn.Write([]byte(req)) }()
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("reading the answer: %v", err)
+	}
+	res.Body.Close()
+	return res.StatusCode
+}
+
+// TestHeaderLimit: a request line and headers within http.header_limit are
+// read whole (platform callbacks with long queries reach their handler and
+// get its answer), and beyond it the server answers 431.
+func TestHeaderLimit(t *testing.T) {
+	srv := apptest.Start(t, "http:\n  header_limit: 8192\n", apptest.Options{})
+	long := "timestamp=" + strings.Repeat("9", 3000) + "&nonce=" + strings.Repeat("9", 3000)
+	if got := rawGet(t, srv.Addr, long, 0); got != http.StatusOK {
+		t.Errorf("a 6 KB query under an 8 KB limit answered %d, want 200", got)
+	}
+	if got := rawGet(t, srv.Addr, "a=1", 9000); got != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("9 KB of headers over an 8 KB limit answered %d, want 431", got)
+	}
+	def := apptest.Start(t, "", apptest.Options{})
+	if got := rawGet(t, def.Addr, long+"&signature="+strings.Repeat("9", 5000), 0); got != http.StatusOK {
+		t.Errorf("an 11 KB query under the default 16 KB limit answered %d, want 200", got)
+	}
+}
