@@ -2,6 +2,7 @@ package wechatoa_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/kefu-gateway/kefu/adapters/internal/fakeplatform"
 	"github.com/kefu-gateway/kefu/adapters/message"
 	"github.com/kefu-gateway/kefu/internal/testutil/apptest"
+	"github.com/kefu-gateway/kefu/internal/testutil/fakellm"
 	"github.com/kefu-gateway/kefu/router"
 )
 
@@ -61,29 +63,39 @@ func TestTwoRepliesMergedIntoOnePassiveReply(t *testing.T) {
 // sharing the Redis. The slow look-up runs once.
 func TestSlowAnswerSentOnceDespiteRetries(t *testing.T) {
 	t.Parallel()
-	slowAnswer(t, 300*time.Millisecond, 1200*time.Millisecond, 0)
-}
-
-// The same with WeChat's real timing: a 4 s budget, an 8 s answer and
-// retries 5 s apart. It takes 15 s, so it runs only with KEFU_SLOW_TESTS=1.
-func TestSlowAnswerRealTiming(t *testing.T) {
-	t.Parallel()
-	if testing.Short() || !slowTests() {
-		t.Skip("set KEFU_SLOW_TESTS=1 to run the 15-second real-timing variant")
-	}
-	slowAnswer(t, 4*time.Second, 8*time.Second, 5*time.Second)
-}
-
-func slowAnswer(t *testing.T, budget, delay, retryEvery time.Duration) {
-	url, hits := slowServer(t, delay)
+	url, hits := slowServer(t, 1200*time.Millisecond)
 	h := newHarness(t, "safe", "")
-	h.budget = budget
+	h.budget = 300 * time.Millisecond
 	h.flowsDir = testFlows(t, url)
+	slowAnswer(t, h, "查物流", answerTracking, 0, hits.Load)
+}
+
+// The issue's case with WeChat's real timing: an LLM that takes 8 s to
+// answer a question no flow or FAQ covers, the default 4 s passive budget,
+// and WeChat's three attempts 5 s apart (PROTOCOLS.md §1.2), the last on a
+// second kefu process. Every attempt gets `success` inside the budget, the
+// LLM is asked once, and its answer reaches the customer once, actively.
+func TestSlowLLMAnswerRealTiming(t *testing.T) {
+	t.Parallel()
+	const answer = "我们用可回收的纸箱包装，外层不再套塑料袋。"
+	llm := fakellm.New(t, func(fakellm.Request) string { return answer })
+	llm.Slow(8 * time.Second)
+	h := newHarness(t, "safe", "")
+	h.budget = 4 * time.Second
+	h.top = fmt.Sprintf("llm: { base_url: %q, model: test-model, timeout: 20s }\n", llm.BaseURL())
+	slowAnswer(t, h, "你们的包装环保吗", answer, 5*time.Second, func() int64 { return int64(len(llm.Requests())) })
+}
+
+// slowAnswer sends text as one push and WeChat's retries of it (the third
+// to a second process), checks each is acknowledged with `success` within
+// h.budget, then that the customer receives want exactly once through the
+// API, that the slow work ran once (calls) and that typing showed once.
+func slowAnswer(t *testing.T, h *harness, text, want string, retryEvery time.Duration, calls func() int64) {
 	a := h.Start(t, nil)
 	b := h.Start(t, a.DB)
 	const customer = "oUserSlow"
 	h.fake.CustomerMessaged(appID, customer)
-	payload := oaText(customer, "查物流", 7007, time.Now())
+	payload := oaText(customer, text, 7007, time.Now())
 	for i, srv := range []*apptest.Server{a, a, b} {
 		if i > 0 {
 			time.Sleep(retryEvery)
@@ -94,17 +106,17 @@ func slowAnswer(t *testing.T, budget, delay, retryEvery time.Duration) {
 		if status != http.StatusOK || reply != "" {
 			t.Fatalf("attempt %d answered %d %q, want 200 success", i+1, status, reply)
 		}
-		if took > budget+250*time.Millisecond {
-			t.Fatalf("attempt %d took %s, over the %s budget", i+1, took, budget)
+		if took > h.budget+250*time.Millisecond {
+			t.Fatalf("attempt %d took %s, over the %s budget", i+1, took, h.budget)
 		}
 	}
-	eventually(t, delay+10*time.Second, "the answer through the API", func() bool { return len(h.activeTexts(t, customer)) > 0 })
+	eventually(t, 20*time.Second, "the answer through the API", func() bool { return len(h.activeTexts(t, customer)) > 0 })
 	time.Sleep(1500 * time.Millisecond)
-	if got := h.activeTexts(t, customer); len(got) != 1 || got[0] != answerTracking {
-		t.Fatalf("customer received %q, want exactly one %q", got, answerTracking)
+	if got := h.activeTexts(t, customer); len(got) != 1 || got[0] != want {
+		t.Fatalf("customer received %q, want exactly one %q", got, want)
 	}
-	if n := hits.Load(); n != 1 {
-		t.Fatalf("the slow look-up ran %d times, want once", n)
+	if n := calls(); n != 1 {
+		t.Fatalf("the slow work ran %d times, want once", n)
 	}
 	typing := 0
 	for _, r := range h.fake.Calls("/cgi-bin/message/custom/typing") {

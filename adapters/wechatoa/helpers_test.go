@@ -167,6 +167,3 @@ func oaEvent(customer, event, key string, at time.Time) []byte {
 func oaText(customer, text string, id int64, at time.Time) []byte {
 	return fakeplatform.OAText(customer, ghID, text, id, at)
 }
-
-// slowTests reports whether the long real-timing tests should run.
-func slowTests() bool { return os.Getenv("KEFU_SLOW_TESTS") == "1" }
