@@ -20,8 +20,10 @@ import (
 // returned, and the caller then keeps the cursor where it was.
 //
 // Each customer message (origin 3) first arms the customer's reply window:
-// 5 messages within 48 hours (PROTOCOLS.md §3.3), unless it is older than
-// that — a page re-read from the last three days must not reopen old windows.
+// 5 messages within 48 hours of its send_time (PROTOCOLS.md §3.3), unless it
+// is older than that — a page re-read from the last three days must not
+// reopen old windows, nor hand back quota already used for a message it
+// had armed before (window.Tracker.ArmSince).
 func (a *Account) dispatch(ctx context.Context, msgs []message.Message) error {
 	if len(msgs) == 0 {
 		return nil
@@ -90,7 +92,11 @@ func (a *Account) armWindows(ctx context.Context, msgs []message.Message) error 
 			continue
 		}
 		kf := m.Meta[wxmsg.MetaOpenKfID]
-		if err := a.windows.Arm(ctx, a.windowKey(kf, m.From.ID), window.KFMessage); err != nil {
+		at := m.Timestamp
+		if at.IsZero() || at.After(now) {
+			at = now
+		}
+		if err := a.windows.ArmSince(ctx, a.windowKey(kf, m.From.ID), window.KFMessage, at); err != nil {
 			return fmt.Errorf("dispatching kf message: %w", err)
 		}
 		if err := a.ch.deps.Redis.Set(ctx, a.keys.lastKf(m.From.ID), kf, window.KFMessage.Within).Err(); err != nil {

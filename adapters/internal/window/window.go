@@ -64,10 +64,16 @@ func (t *Tracker) Key(channel, account, customer string) string {
 }
 
 // armScript records one grant and keeps the key alive for an hour past its
-// longest grant, in one round trip.
+// longest grant, in one round trip. With ARGV[4] = "1" an existing grant of
+// the kind that expires at the same time or later is kept as it is.
 //
-//	KEYS: 1 customer hash; ARGV: 1 kind, 2 count, 3 expiry unix ms
+//	KEYS: 1 customer hash; ARGV: 1 kind, 2 count, 3 expiry unix ms, 4 newer only
 var armScript = redis.NewScript(`
+if ARGV[4] == '1' then
+  local cur = redis.call('HGET', KEYS[1], ARGV[1])
+  local exp = cur and tonumber(string.match(cur, ':(%d+)$'))
+  if exp and exp >= tonumber(ARGV[3]) then return -1 end
+end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. ARGV[3])
 local longest = 0
 for _, v in ipairs(redis.call('HVALS', KEYS[1])) do
@@ -85,8 +91,22 @@ func (t *Tracker) Arm(ctx context.Context, key string, g Grant) error {
 	return nil
 }
 
+// ArmSince records the grant of a customer action that happened at: it
+// runs until at+Within, and it replaces the grant of the same kind only
+// when it runs later. A platform that lets kefu read old messages again
+// (微信客服 sync_msg after a failed batch) thus never hands back a quota that
+// was already used for the same message. Two actions within the same
+// millisecond count as one grant, which errs on the side of sending less.
+func (t *Tracker) ArmSince(ctx context.Context, key string, g Grant, at time.Time) error {
+	args := []any{g.Kind, g.Count, at.Add(g.Within).UnixMilli(), "1"}
+	if err := armScript.Run(ctx, t.rdb, []string{key}, args...).Err(); err != nil {
+		return fmt.Errorf("recording reply window: %w", err)
+	}
+	return nil
+}
+
 func (t *Tracker) armArgs(g Grant) []any {
-	return []any{g.Kind, g.Count, t.now().Add(g.Within).UnixMilli()}
+	return []any{g.Kind, g.Count, t.now().Add(g.Within).UnixMilli(), "0"}
 }
 
 // Arming is one grant for one customer's key.

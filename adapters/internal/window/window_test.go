@@ -103,3 +103,39 @@ func TestArmMany(t *testing.T) {
 		t.Fatalf("a's TTL %s, want past the 48 h grant", ttl)
 	}
 }
+
+// A 微信客服 message read again (sync_msg after a failed batch) must not
+// give back the quota already used for it; a newer message does renew it,
+// and its 48 h run from when the customer wrote.
+func TestArmSinceKeepsUsedQuotaOnReread(t *testing.T) {
+	db := redistest.New(t)
+	ctx := context.Background()
+	clk := clock.NewFake(time.Unix(1_800_000_000, 0))
+	tr := New(db.Client, "kefu:win:", clk.Now)
+	key := tr.Key("wecom_kf", "shop", "kf/u")
+	wrote := clk.Now().Add(-time.Hour)
+	if err := tr.ArmSince(ctx, key, KFMessage, wrote); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		if w, err := tr.Take(ctx, key); err != nil || !w.Open {
+			t.Fatalf("take %d: %+v %v", i+1, w, err)
+		}
+	}
+	if err := tr.ArmSince(ctx, key, KFMessage, wrote); err != nil {
+		t.Fatal(err)
+	}
+	w, _ := tr.Peek(ctx, key)
+	if w.Remaining != 3 {
+		t.Fatalf("after re-reading the same message: %d left, want 3 (nothing handed back)", w.Remaining)
+	}
+	if want := wrote.Add(48 * time.Hour); !w.Closes.Equal(want) {
+		t.Fatalf("window closes %s, want 48 h after the message (%s)", w.Closes, want)
+	}
+	if err := tr.ArmSince(ctx, key, KFMessage, clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if w, _ := tr.Peek(ctx, key); w.Remaining != 5 {
+		t.Fatalf("after a newer message: %d left, want 5", w.Remaining)
+	}
+}
