@@ -23,7 +23,7 @@ import (
 // 5 messages within 48 hours of its send_time (PROTOCOLS.md §3.3), unless it
 // is older than that — a page re-read from the last three days must not
 // reopen old windows, nor hand back quota already used for a message it
-// had armed before (window.Tracker.ArmSince).
+// had armed before (see window.Arming).
 func (a *Account) dispatch(ctx context.Context, msgs []message.Message) error {
 	if len(msgs) == 0 {
 		return nil
@@ -84,24 +84,28 @@ func (a *Account) dispatchConversation(ctx context.Context, msgs []message.Messa
 
 // armWindows grants each recent customer message its reply window and
 // remembers which kf account each customer last wrote to (WindowChecker
-// looks the window up by customer).
+// looks the window up by customer): a page costs two Redis round trips,
+// however many messages it holds.
 func (a *Account) armWindows(ctx context.Context, msgs []message.Message) error {
 	now := a.ch.deps.Clock.Now()
+	var arms []window.Arming
+	lastKf := a.ch.deps.Redis.Pipeline()
 	for _, m := range msgs {
 		if m.Kind == message.KindEvent || (!m.Timestamp.IsZero() && now.Sub(m.Timestamp) > window.KFMessage.Within) {
 			continue
 		}
 		kf := m.Meta[wxmsg.MetaOpenKfID]
-		at := m.Timestamp
-		if at.IsZero() || at.After(now) {
-			at = now
-		}
-		if err := a.windows.ArmSince(ctx, a.windowKey(kf, m.From.ID), window.KFMessage, at); err != nil {
-			return fmt.Errorf("dispatching kf message: %w", err)
-		}
-		if err := a.ch.deps.Redis.Set(ctx, a.keys.lastKf(m.From.ID), kf, window.KFMessage.Within).Err(); err != nil {
-			return fmt.Errorf("dispatching kf message: recording kf account: %w", err)
-		}
+		arms = append(arms, window.Arming{Key: a.windowKey(kf, m.From.ID), Grant: window.KFMessage, At: m.Timestamp})
+		lastKf.Set(ctx, a.keys.lastKf(m.From.ID), kf, window.KFMessage.Within)
+	}
+	if len(arms) == 0 {
+		return nil
+	}
+	if err := errors.Join(a.windows.ArmMany(ctx, arms)...); err != nil {
+		return fmt.Errorf("dispatching kf message: %w", err)
+	}
+	if _, err := lastKf.Exec(ctx); err != nil {
+		return fmt.Errorf("dispatching kf message: recording kf account: %w", err)
 	}
 	return nil
 }

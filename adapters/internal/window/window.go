@@ -64,55 +64,52 @@ func (t *Tracker) Key(channel, account, customer string) string {
 }
 
 // armScript records one grant and keeps the key alive for an hour past its
-// longest grant, in one round trip. With ARGV[4] = "1" an existing grant of
-// the kind that expires at the same time or later is kept as it is.
+// longest grant, in one round trip. A grant replaces the one of its kind
+// only when it runs later, so an action armed from its own time (Arming.At)
+// and seen again — a 微信客服 page read again after a failed batch —
+// changes nothing and never hands back quota already used on it.
 //
-//	KEYS: 1 customer hash; ARGV: 1 kind, 2 count, 3 expiry unix ms, 4 newer only
+//	KEYS: 1 customer hash; ARGV: 1 kind, 2 count, 3 expiry unix ms
 var armScript = redis.NewScript(`
-if ARGV[4] == '1' then
-  local cur = redis.call('HGET', KEYS[1], ARGV[1])
-  local exp = cur and tonumber(string.match(cur, ':(%d+)$'))
-  if exp and exp >= tonumber(ARGV[3]) then return -1 end
-end
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+local exp = cur and tonumber(string.match(cur, ':(%d+)$'))
+if exp and exp >= tonumber(ARGV[3]) then return -1 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. ARGV[3])
 local longest = 0
 for _, v in ipairs(redis.call('HVALS', KEYS[1])) do
-  local exp = tonumber(string.match(v, ':(%d+)$'))
-  if exp and exp > longest then longest = exp end
+  local e = tonumber(string.match(v, ':(%d+)$'))
+  if e and e > longest then longest = e end
 end
 redis.call('PEXPIREAT', KEYS[1], longest + 3600000)
 return longest`)
 
-// Arm records a grant for the customer, replacing one of the same kind.
+// Arm records a grant for the customer from an action happening now.
 func (t *Tracker) Arm(ctx context.Context, key string, g Grant) error {
-	if err := armScript.Run(ctx, t.rdb, []string{key}, t.armArgs(g)...).Err(); err != nil {
+	if err := armScript.Run(ctx, t.rdb, []string{key}, t.armArgs(Arming{Key: key, Grant: g})...).Err(); err != nil {
 		return fmt.Errorf("recording reply window: %w", err)
 	}
 	return nil
 }
 
-// ArmSince records the grant of a customer action that happened at: it
-// runs until at+Within, and it replaces the grant of the same kind only
-// when it runs later. A platform that lets kefu read old messages again
-// (微信客服 sync_msg after a failed batch) thus never hands back a quota that
-// was already used for the same message. Two actions within the same
+// armArgs runs the grant from when the customer acted (the platform's
+// timestamp of the message or event), or from now when that is unknown or
+// ahead of kefu's clock. Two actions of one kind within the same
 // millisecond count as one grant, which errs on the side of sending less.
-func (t *Tracker) ArmSince(ctx context.Context, key string, g Grant, at time.Time) error {
-	args := []any{g.Kind, g.Count, at.Add(g.Within).UnixMilli(), "1"}
-	if err := armScript.Run(ctx, t.rdb, []string{key}, args...).Err(); err != nil {
-		return fmt.Errorf("recording reply window: %w", err)
+func (t *Tracker) armArgs(a Arming) []any {
+	now := t.now()
+	at := a.At
+	if at.IsZero() || at.After(now) {
+		at = now
 	}
-	return nil
-}
-
-func (t *Tracker) armArgs(g Grant) []any {
-	return []any{g.Kind, g.Count, t.now().Add(g.Within).UnixMilli(), "0"}
+	return []any{a.Grant.Kind, a.Grant.Count, at.Add(a.Grant.Within).UnixMilli()}
 }
 
 // Arming is one grant for one customer's key.
 type Arming struct {
 	Key   string
 	Grant Grant
+	// At is when the customer acted; zero means now.
+	At time.Time
 }
 
 // ArmMany records several grants in one round trip (one pipeline), for
@@ -127,7 +124,7 @@ func (t *Tracker) ArmMany(ctx context.Context, arms []Arming) []error {
 		cmds := make([]*redis.Cmd, len(arms))
 		pipe := t.rdb.Pipeline()
 		for i, a := range arms {
-			cmds[i] = armScript.EvalSha(ctx, pipe, []string{a.Key}, t.armArgs(a.Grant)...)
+			cmds[i] = armScript.EvalSha(ctx, pipe, []string{a.Key}, t.armArgs(a)...)
 		}
 		_, _ = pipe.Exec(ctx)
 		return cmds

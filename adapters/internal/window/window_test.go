@@ -87,7 +87,7 @@ func TestArmMany(t *testing.T) {
 	clk := clock.NewFake(time.Unix(1_800_000_000, 0))
 	tr := New(db.Client, "kefu:win:", clk.Now)
 	a, b := tr.Key("wechat_oa", "shop", "a"), tr.Key("wechat_oa", "shop", "b")
-	errs := tr.ArmMany(ctx, []Arming{{a, OAMessage}, {b, OAEvent}, {a, OAEvent}})
+	errs := tr.ArmMany(ctx, []Arming{{Key: a, Grant: OAMessage}, {Key: b, Grant: OAEvent}, {Key: a, Grant: OAEvent}})
 	for i, err := range errs {
 		if err != nil {
 			t.Fatalf("arming %d: %v", i, err)
@@ -107,24 +107,26 @@ func TestArmMany(t *testing.T) {
 // A 微信客服 message read again (sync_msg after a failed batch) must not
 // give back the quota already used for it; a newer message does renew it,
 // and its 48 h run from when the customer wrote.
-func TestArmSinceKeepsUsedQuotaOnReread(t *testing.T) {
+func TestArmingFromTheActionKeepsUsedQuotaOnReread(t *testing.T) {
 	db := redistest.New(t)
 	ctx := context.Background()
 	clk := clock.NewFake(time.Unix(1_800_000_000, 0))
 	tr := New(db.Client, "kefu:win:", clk.Now)
 	key := tr.Key("wecom_kf", "shop", "kf/u")
 	wrote := clk.Now().Add(-time.Hour)
-	if err := tr.ArmSince(ctx, key, KFMessage, wrote); err != nil {
-		t.Fatal(err)
+	arm := func(at time.Time) {
+		t.Helper()
+		if err := tr.ArmMany(ctx, []Arming{{Key: key, Grant: KFMessage, At: at}})[0]; err != nil {
+			t.Fatal(err)
+		}
 	}
+	arm(wrote)
 	for i := 0; i < 2; i++ {
 		if w, err := tr.Take(ctx, key); err != nil || !w.Open {
 			t.Fatalf("take %d: %+v %v", i+1, w, err)
 		}
 	}
-	if err := tr.ArmSince(ctx, key, KFMessage, wrote); err != nil {
-		t.Fatal(err)
-	}
+	arm(wrote)
 	w, _ := tr.Peek(ctx, key)
 	if w.Remaining != 3 {
 		t.Fatalf("after re-reading the same message: %d left, want 3 (nothing handed back)", w.Remaining)
@@ -132,9 +134,7 @@ func TestArmSinceKeepsUsedQuotaOnReread(t *testing.T) {
 	if want := wrote.Add(48 * time.Hour); !w.Closes.Equal(want) {
 		t.Fatalf("window closes %s, want 48 h after the message (%s)", w.Closes, want)
 	}
-	if err := tr.ArmSince(ctx, key, KFMessage, clk.Now()); err != nil {
-		t.Fatal(err)
-	}
+	arm(clk.Now())
 	if w, _ := tr.Peek(ctx, key); w.Remaining != 5 {
 		t.Fatalf("after a newer message: %d left, want 5", w.Remaining)
 	}
