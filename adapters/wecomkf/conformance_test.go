@@ -1,12 +1,10 @@
 package wecomkf_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -24,6 +22,7 @@ import (
 	"github.com/kefu-gateway/kefu/adapters/message"
 	"github.com/kefu-gateway/kefu/adapters/wecomkf"
 	"github.com/kefu-gateway/kefu/internal/testutil/apptest"
+	"github.com/kefu-gateway/kefu/internal/testutil/rawhttp"
 	"github.com/kefu-gateway/kefu/internal/testutil/redistest"
 )
 
@@ -126,28 +125,14 @@ func (h *conformanceHarness) gateway(t testing.TB, kefu string) *httptest.Server
 	return gw
 }
 
-// forward sends r with body to addr on a fresh connection and returns the
-// answer; the write runs beside the read, so an early answer is kept.
+// forward sends r with body to addr over its own connection (rawhttp), so
+// an early answer is kept.
 func forward(addr string, r *http.Request, body []byte) (*http.Response, error) {
 	out := r.Clone(context.Background())
 	out.URL.Scheme, out.URL.Host, out.Host, out.RequestURI = "http", addr, addr, ""
 	out.Body, out.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
 	out.Close = true
-	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		return nil, err
-	}
-	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
-	go func() { _ = out.Write(conn) }()
-	res, err := http.ReadResponse(bufio.NewReader(conn), out)
-	if err != nil {
-		conn.Close()
-		return nil, err
-	}
-	body2, err := io.ReadAll(res.Body)
-	conn.Close()
-	res.Body = io.NopCloser(bytes.NewReader(body2))
-	return res, err
+	return rawhttp.Do(addr, out, 30*time.Second)
 }
 
 // announced queues the message of an authentic callback's token, once.

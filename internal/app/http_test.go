@@ -1,35 +1,31 @@
 package app_test
 
 import (
-	"bufio"
-	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/kefu-gateway/kefu/internal/testutil/apptest"
+	"github.com/kefu-gateway/kefu/internal/testutil/rawhttp"
 )
 
-// rawGet writes a GET with the given query and one padding header straight
-// to the socket and reads the answer, so a server that answers and closes
-// early is still heard (an http.Client may report the reset instead).
+// rawGet sends a GET of /healthz with query and a padding header of pad
+// bytes over its own connection (rawhttp), so a server that answers and
+// closes early is still heard, and returns the status.
 func rawGet(t *testing.T, addr, query string, pad int) int {
 	t.Helper()
-	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	req, err := http.NewRequest(http.MethodGet, "http://"+addr+"/healthz?"+query, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-	req := fmt.Sprintf("GET /healthz?%s HTTP/1.1\r\nHost: %s\r\nX-Pad: %s\r\n\r\n", query, addr, strings.Repeat("p", pad))
-	go func() { _, _ = conn.Write([]byte(req)) }()
-	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if pad > 0 {
+		req.Header.Set("X-Pad", strings.Repeat("p", pad))
+	}
+	res, err := rawhttp.Do(addr, req, 10*time.Second)
 	if err != nil {
 		t.Fatalf("reading the answer: %v", err)
 	}
-	res.Body.Close()
 	return res.StatusCode
 }
 

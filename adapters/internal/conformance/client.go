@@ -1,11 +1,9 @@
 package conformance
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -13,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kefu-gateway/kefu/internal/testutil/apptest"
+	"github.com/kefu-gateway/kefu/internal/testutil/rawhttp"
 )
 
 // response is one HTTP exchange with kefu.
@@ -156,10 +155,10 @@ func texts(rs []received) []string {
 	return out
 }
 
-// sendRaw writes req to srv over a plain TCP connection and reads the
-// answer even when the server stops reading the body and closes early, as
-// fasthttp does for a body over its limit (an http.Client then reports the
-// reset instead of the 413 that was sent).
+// sendRaw performs req against srv over its own connection (rawhttp) and
+// reads the answer even when the server stops reading the body and closes
+// early, as fasthttp does for a body over its limit (an http.Client then
+// reports the reset instead of the 413 that was sent).
 func sendRaw(t testing.TB, srv *apptest.Server, req *http.Request) response {
 	t.Helper()
 	req = req.Clone(context.Background())
@@ -167,19 +166,11 @@ func sendRaw(t testing.TB, srv *apptest.Server, req *http.Request) response {
 	if req.GetBody != nil {
 		req.Body, _ = req.GetBody()
 	}
-	conn, err := net.DialTimeout("tcp", srv.Addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
-	go func() { _ = req.Write(conn) }() // may fail once the server has answered
-	res, err := http.ReadResponse(bufio.NewReader(conn), req)
+	res, err := rawhttp.Do(srv.Addr, req, 30*time.Second)
 	if err != nil {
 		t.Fatalf("%s %s: reading the answer: %v", req.Method, req.URL.Path, err)
 	}
 	at := time.Now()
-	defer res.Body.Close()
 	body, _ := io.ReadAll(res.Body)
 	return response{status: res.StatusCode, body: body, headersAt: at}
 }
