@@ -52,6 +52,9 @@ type Deps struct {
 	// LLM answers from the knowledge base's passages when it has no FAQ
 	// (nil or disabled = no LLM).
 	LLM *llm.Client
+	// Batch sends the turns' Redis commands together (nil = a batcher of
+	// the router's own on Redis).
+	Batch *store.Batcher
 }
 
 // TimerCanceller deletes a scheduled task (asynq.Inspector satisfies it).
@@ -63,6 +66,7 @@ type TimerCanceller interface {
 type Router struct {
 	cfg     Config
 	rdb     redis.UniversalClient
+	batch   *store.Batcher
 	keys    store.Keys
 	log     *zap.Logger
 	metrics *metrics.Metrics
@@ -110,6 +114,9 @@ func New(cfg Config, d Deps) *Router {
 	}, []string{"source"})
 	if d.Metrics != nil {
 		_ = d.Metrics.Registry.Register(r.fallbacks)
+	}
+	if r.batch = d.Batch; r.batch == nil {
+		r.batch = store.NewBatcher(d.Redis)
 	}
 	if r.runner == nil {
 		r.runner = flows.NewRunner(d.Engine, nil, d.Log)

@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/alicebob/miniredis/v2"
 	"github.com/hibiken/asynq"
 	"github.com/kefu-gateway/kefu/adapters"
 	"github.com/kefu-gateway/kefu/adapters/message"
@@ -66,8 +67,12 @@ func setupB(b *testing.B) *env { return setupTB(b, "bench", "passive_budget: 5s"
 
 func setupTB(t testing.TB, account string, caps string) *env {
 	t.Helper()
+	return setupOn(t, redistest.New(t), account, caps)
+}
+
+func setupOn(t testing.TB, db *redistest.DB, account string, caps string) *env {
+	t.Helper()
 	fakechannel.Register()
-	db := redistest.New(t)
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "f.yaml"), []byte(testFlows), 0o644); err != nil {
 		t.Fatal(err)
@@ -156,6 +161,32 @@ func TestSameMessageIDIsProcessedOnce(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	if n := len(e.fake.Sent()); n != 0 {
 		t.Errorf("%d active sends for a passively answered message", n)
+	}
+}
+
+// A Redis that restarted (or had SCRIPT FLUSH) no longer has the scripts
+// kefu loaded: turns still commit. The test has a Redis of its own (the
+// embedded one), so flushing scripts disturbs no other test.
+func TestTurnsCommitAfterRedisForgetsItsScripts(t *testing.T) {
+	mr := miniredis.RunT(t)
+	client := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { _ = client.Close() })
+	e := setupOn(t, &redistest.DB{Client: client, URL: "redis://" + mr.Addr()}, "scripts", "passive_budget: 2s")
+	ctx := context.Background()
+	for i, id := range []string{"m1", "m2", "m3"} {
+		if i > 0 {
+			if err := client.ScriptFlush(ctx).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		turn := e.accept(t, e.msg(id, "hi"))
+		replies, ok := turn.TakePassive(ctx, 2*time.Second)
+		if err := turn.Err(); err != nil || !ok || len(replies) != 1 || replies[0].Text != "hello there" {
+			t.Fatalf("turn %s after SCRIPT FLUSH: %v %v %+v", id, err, ok, replies)
+		}
+	}
+	if tx := e.transcript(t); len(tx) != 6 {
+		t.Fatalf("transcript has %d entries, want 6", len(tx))
 	}
 }
 

@@ -39,7 +39,9 @@ func (r *Router) load(ctx context.Context, conv, dedupKey string, observe *messa
 	}
 	state := pipe.HMGet(ctx, r.keys.Conversation(conv), "v", "d", "o")
 	pend := pipe.LRange(ctx, r.keys.Pending(conv), 0, -1)
-	_, _ = pipe.Exec(ctx)
+	if err := r.batch.Exec(ctx, pipe.Cmds()); err != nil {
+		return nil, fmt.Errorf("loading conversation: %w", err)
+	}
 	// Judge the turn's own commands: a failed contact observation (say
 	// NOSCRIPT after a Redis restart) is handled by readContact and must not
 	// fail the turn.
@@ -155,7 +157,17 @@ func (r *Router) commit(ctx context.Context, conv *Conversation, pendingDelivere
 		args = append(args, b)
 	}
 	keys := []string{r.keys.Conversation(conv.ID), r.keys.Transcript(conv.ID), r.keys.Pending(conv.ID)}
-	res, err := commitScript.Run(ctx, r.rdb, keys, args...).Result()
+	// The script goes by its hash with the other turns' commands; after a
+	// Redis restart or flush it goes again with its source, which loads it.
+	pipe := r.rdb.Pipeline()
+	cmd := commitScript.EvalSha(ctx, pipe, keys, args...)
+	if err := r.batch.Exec(ctx, pipe.Cmds()); err != nil {
+		return nil, fmt.Errorf("committing turn: %w", err)
+	}
+	res, err := cmd.Result()
+	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		res, err = commitScript.Run(ctx, r.rdb, keys, args...).Result()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("committing turn: %w", err)
 	}

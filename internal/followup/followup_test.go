@@ -407,19 +407,23 @@ func testValidation(t *testing.T, e *env) {
 func testFlowEffects(t *testing.T, e *env) {
 	e.say(t, "effects", "u1", "尺码")
 	ctx := context.Background()
+	// The turn's effects run one after another once it committed: wait
+	// for the last of them (the follow-up), not just the first.
 	var c *contacts.Contact
+	var recs []*followup.Record
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
 		var err error
 		if c, err = e.contacts.ByIdentity(ctx, contacts.Identity{Channel: fakechannel.Kind, Account: "effects", ID: "u1"}); err == nil && c.HasTag("问过尺码") {
-			break
+			if recs, _ = e.sched.List(ctx, c.ID); len(recs) > 0 {
+				break
+			}
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	if c == nil || c.Attributes["size_asked"] != "yes" || !c.HasTag("问过尺码") {
 		t.Fatalf("contact after the flow: %+v", c)
 	}
-	recs, _ := e.sched.List(ctx, c.ID)
 	if len(recs) != 1 || recs[0].ID != "size-guide" || recs[0].Status != followup.StatusScheduled || recs[0].Source != "flow" ||
 		recs[0].Due.Sub(recs[0].Created) != time.Hour {
 		t.Fatalf("follow-ups after the flow: %+v", recs)
