@@ -102,3 +102,18 @@ func FuzzReplyText(f *testing.F) {
 		}
 	})
 }
+
+// FuzzFlatXMLAgreesWithEncodingXML holds the fast decoder to encoding/xml:
+// whatever it accepts, encoding/xml accepts too and decodes the same.
+func FuzzFlatXMLAgreesWithEncodingXML(f *testing.F) {
+	addTestdataSeeds(f, "oa/*.xml")
+	addTestdataSeeds(f, "wecom/*.xml")
+	addTestdataSeeds(f, "kf/*.xml")
+	addTestdataSeeds(f, "mp/*.xml")
+	for _, s := range flatXMLCases {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		checkFlatAgrees(t, payload)
+	})
+}

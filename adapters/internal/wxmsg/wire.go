@@ -71,7 +71,8 @@ func decodePush(payload []byte, format wxcrypto.Format) (*pushPayload, error) {
 	var err error
 	if format == wxcrypto.FormatJSON {
 		err = json.Unmarshal(payload, p)
-	} else {
+	} else if !decodeFlatXML(payload, p) {
+		*p = pushPayload{}
 		err = xml.Unmarshal(payload, p)
 	}
 	if err != nil {
