@@ -71,8 +71,11 @@ func normalizeKeyword(s string) string {
 	if len(s) > 256 {
 		return ""
 	}
-	s = width.Fold.String(s)
+	if needsWidthFold(s) {
+		s = width.Fold.String(s)
+	}
 	var b strings.Builder
+	b.Grow(len(s))
 	for _, r := range s {
 		if unicode.IsSpace(r) || unicode.IsPunct(r) || unicode.IsSymbol(r) || unicode.IsControl(r) {
 			continue
@@ -80,4 +83,24 @@ func normalizeKeyword(s string) string {
 		b.WriteRune(unicode.ToUpper(r))
 	}
 	return b.String()
+}
+
+// needsWidthFold reports whether s may hold a character width.Fold
+// changes: only U+3000 (ideographic space) and U+FF01–U+FFEE (the fullwidth and
+// halfwidth forms) are (TestNeedsWidthFoldMissesNothing checks every rune). Most
+// messages hold none, and skip the fold's allocation and table look-ups.
+func needsWidthFold(s string) bool {
+	for i := 0; i+2 < len(s); i++ {
+		switch s[i] {
+		case 0xE3: // U+3000 is E3 80 80
+			if s[i+1] == 0x80 && s[i+2] == 0x80 {
+				return true
+			}
+		case 0xEF: // U+FF01–U+FFEE are EF BC 81 – EF BF AE
+			if s[i+1] >= 0xBC && s[i+1] <= 0xBF {
+				return true
+			}
+		}
+	}
+	return false
 }
