@@ -25,6 +25,13 @@ type env struct {
 
 func setup(t *testing.T, mod func(*contacts.Config)) *env {
 	t.Helper()
+	return setupTB(t, mod)
+}
+
+func setupB(b *testing.B) *env { return setupTB(b, nil) }
+
+func setupTB(t testing.TB, mod func(*contacts.Config)) *env {
+	t.Helper()
 	db := redistest.New(t)
 	cfg := contacts.Defaults()
 	if mod != nil {
@@ -118,6 +125,17 @@ func TestUnionIDLinksOfficialAccountAndMiniProgram(t *testing.T) {
 	}
 	if page, _ := e.s.Search(context.Background(), contacts.Query{Tags: []string{"早鸟"}}); len(page.Contacts) != 1 || page.Contacts[0].ID != oa.Contact.ID {
 		t.Fatalf("tag index after merge: %+v", page)
+	}
+	// Returning customers, linked already (the script's short path), with
+	// and without the UnionID on the message.
+	for _, m := range []message.Message{inbound("wechat_oa", "shop", "oOA", "uX", "again"), inbound("wechat_mp", "app2", "oMP2", "", "again")} {
+		e.clk.Advance(time.Minute)
+		again := e.observe(t, m)
+		id, _ := again.Contact.Identity(m.Channel, m.Account)
+		if again.Created || again.Contact.ID != oa.Contact.ID || len(again.Contact.Identities) != 3 || !again.Contact.HasTag("早鸟") ||
+			!id.LastInbound.Equal(e.clk.Now().Truncate(time.Millisecond)) || id.ConversationID != m.ConversationID || again.Contact.UnionID != "uX" {
+			t.Fatalf("returning %s: %+v (identity %+v)", m.From.ID, again.Contact, id)
+		}
 	}
 }
 

@@ -1,0 +1,70 @@
+package contacts_test
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// BenchmarkObserveKnownCustomer is the per-message cost of contact keeping
+// on the router's hot path: a returning customer's text, pipelined. It
+// reports the Redis server's time per observation (INFO commandstats, so
+// run it alone) beside the Go side's.
+//
+//	go test -run '^$' -bench ObserveKnown ./internal/contacts
+func BenchmarkObserveKnownCustomer(b *testing.B) {
+	e := setupB(b)
+	ctx := context.Background()
+	m := inbound("wechat_oa", "bench", "oBench", "", "你好")
+	if _, err := e.s.Observe(ctx, m); err != nil {
+		b.Fatal(err)
+	}
+	us0, n0 := evalshaStats(b, e.db.Client)
+	b.ResetTimer()
+	for range b.N {
+		pipe := e.db.Client.Pipeline()
+		cmd, err := e.s.ObservePipe(ctx, pipe, m)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := cmd.Result(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	us1, n1 := evalshaStats(b, e.db.Client)
+	if n1 > n0 {
+		b.ReportMetric((us1-us0)/(n1-n0), "redis-µs/op")
+	}
+}
+
+// evalshaStats reads the server's EVALSHA time (µs) and calls so far.
+func evalshaStats(b *testing.B, rdb redis.UniversalClient) (usec, calls float64) {
+	info, err := rdb.Info(context.Background(), "commandstats").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range strings.Split(info, "\n") {
+		rest, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_evalsha:")
+		if !ok {
+			continue
+		}
+		for _, kv := range strings.Split(rest, ",") {
+			k, v, _ := strings.Cut(kv, "=")
+			f, _ := strconv.ParseFloat(v, 64)
+			switch k {
+			case "usec":
+				usec = f
+			case "calls":
+				calls = f
+			}
+		}
+	}
+	return usec, calls
+}
