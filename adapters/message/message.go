@@ -96,11 +96,11 @@ type Card struct {
 type ReplyContext struct {
 	// PassiveDeadline is when an answer inside the HTTP response stops being
 	// possible; zero when the channel has no passive reply.
-	PassiveDeadline time.Time `json:"passive_deadline,omitempty"`
+	PassiveDeadline time.Time `json:"passive_deadline,omitzero"`
 	// Token is a per-message reply handle such as DingTalk's sessionWebhook or
 	// a 微信客服 welcome_code; TokenExpires is when it stops working.
 	Token        string    `json:"token,omitempty"`
-	TokenExpires time.Time `json:"token_expires,omitempty"`
+	TokenExpires time.Time `json:"token_expires,omitzero"`
 }
 
 // Message is one normalized message, inbound or outbound.
@@ -127,7 +127,7 @@ type Message struct {
 	// Markdown marks Text as markdown; channels that show raw text get it stripped.
 	Markdown bool `json:"markdown,omitempty"`
 
-	Reply     ReplyContext `json:"reply,omitempty"`
+	Reply     ReplyContext `json:"reply,omitzero"`
 	Timestamp time.Time    `json:"ts"`
 	// Meta carries adapter-specific routing data the adapter needs to answer
 	// (for example a 微信客服 open_kfid or a DingTalk conversation type).
