@@ -88,9 +88,10 @@ type Router struct {
 	adaptersMu sync.RWMutex
 	adapters   *adapters.Set
 
-	hooks Hooks
-	locks convLocks
-	wg    sync.WaitGroup
+	hooks   Hooks
+	locks   convLocks
+	workers turnWorkers
+	wg      sync.WaitGroup
 	// base is the parent of every turn's context: turns outlive the HTTP
 	// request that started them, and end with the process.
 	base   context.Context
@@ -179,7 +180,7 @@ func (r *Router) Accept(ctx context.Context, msg message.Message) (adapters.Turn
 	}
 	r.metrics.MessagesIn.WithLabelValues(msg.Channel, string(msg.Kind)).Inc()
 	r.wg.Add(1)
-	go r.process(t)
+	r.workers.run(func() { r.process(t) })
 	return t, nil
 }
 

@@ -1,0 +1,69 @@
+package router
+
+import (
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// Every function handed to the workers runs exactly once, and workers are
+// reused rather than started for each.
+func TestTurnWorkersRunEachTurnOnce(t *testing.T) {
+	var w turnWorkers
+	const turns = 2000
+	var ran [turns]atomic.Int32
+	var wg sync.WaitGroup
+	for round := 0; round < 4; round++ {
+		for i := round * turns / 4; i < (round+1)*turns/4; i++ {
+			wg.Add(1)
+			w.run(func() {
+				defer wg.Done()
+				ran[i].Add(1)
+			})
+		}
+		wg.Wait()
+	}
+	for i := range ran {
+		if n := ran[i].Load(); n != 1 {
+			t.Fatalf("turn %d ran %d times", i, n)
+		}
+	}
+	w.mu.Lock()
+	idle := len(w.idle)
+	w.mu.Unlock()
+	if idle == 0 || idle > maxIdleWorkers {
+		t.Fatalf("%d idle workers after the turns, want between 1 and %d", idle, maxIdleWorkers)
+	}
+}
+
+// Idle workers leave after a while; turns after that still run.
+func TestTurnWorkersLeaveWhenIdle(t *testing.T) {
+	w := turnWorkers{idleFor: 20 * time.Millisecond}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		w.run(wg.Done)
+	}
+	wg.Wait()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		w.mu.Lock()
+		idle := len(w.idle)
+		w.mu.Unlock()
+		if idle == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d workers still idle long after their idle time", idle)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	done := make(chan struct{})
+	w.run(func() { close(done) })
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a turn after the workers left never ran")
+	}
+}
