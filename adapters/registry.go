@@ -34,8 +34,12 @@ type Enqueuer interface {
 
 // Deps is what the core gives every channel factory.
 type Deps struct {
-	Log         *zap.Logger
-	Redis       redis.UniversalClient
+	Log   *zap.Logger
+	Redis redis.UniversalClient
+	// Batch, when set, is the gateway's shared batcher: commands on the
+	// hot path of an inbound message go with the router's (see
+	// store.Batcher).
+	Batch       *store.Batcher
 	Keys        store.Keys
 	Inbound     Inbound
 	Transcripts Transcripts

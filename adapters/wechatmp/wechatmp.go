@@ -88,7 +88,7 @@ func New(deps adapters.Deps, node *yaml.Node, path string) (adapters.Channel, er
 	ch := &Channel{deps: deps, accounts: map[string]*Account{}}
 	var tracker *window.Tracker
 	if deps.Redis != nil {
-		tracker = window.New(deps.Redis, deps.Keys.Window(), deps.Clock.Now)
+		tracker = window.New(deps.Redis, deps.Keys.Window(), deps.Clock.Now).SendThrough(deps.Batch)
 		ch.armer = wxaccount.NewArmer(tracker)
 	}
 	list, err := adapters.BuildAccounts(deps, node, path, defaultAccount,

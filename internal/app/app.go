@@ -94,8 +94,11 @@ func New(ctx context.Context, cfg *Config, log *zap.Logger, opts Options) (*App,
 	a.Tasks = asynq.NewClientFromRedisClient(st.Client)
 	a.Inspector = asynq.NewInspectorFromRedisClient(st.Client)
 	a.Hub = pubsub.New(st.Client, st.Keys, log)
+	// One batcher for the hot path: the router's turns and the channels'
+	// reply-window grants share pipelines.
+	batch := store.NewBatcher(st.Client)
 	a.Router = router.New(cfg.Router, router.Deps{
-		Redis: st.Client, Keys: st.Keys, Log: log, Metrics: a.Metrics, Clock: opts.Clock,
+		Redis: st.Client, Batch: batch, Keys: st.Keys, Log: log, Metrics: a.Metrics, Clock: opts.Clock,
 		Engine: a.Engine, Runner: flows.NewRunner(a.Engine, flows.NewHTTPClient(cfg.Flows), log),
 		Tasks: a.Tasks, Timers: a.Inspector,
 		Knowledge: a.Knowledge, Gaps: a.Gaps, LLM: a.LLM,
@@ -104,7 +107,7 @@ func New(ctx context.Context, cfg *Config, log *zap.Logger, opts Options) (*App,
 
 	nodes := cfg.channelNodes()
 	a.Adapters, err = adapters.Build(adapters.Deps{
-		Log: log, Redis: st.Client, Keys: st.Keys, Inbound: a.Router,
+		Log: log, Redis: st.Client, Batch: batch, Keys: st.Keys, Inbound: a.Router,
 		Transcripts: router.NewTranscriptReader(st.Client, st.Keys), Hub: a.Hub, Tasks: a.Tasks,
 		Metrics: a.Metrics, Clock: opts.Clock, ConfigFile: cfg.File, BodyLimit: cfg.HTTP.BodyLimit,
 		PublicURL: cfg.HTTP.PublicURL, ShutdownTimeout: cfg.HTTP.ShutdownTimeout,

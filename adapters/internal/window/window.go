@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/kefu-gateway/kefu/adapters"
+	"github.com/kefu-gateway/kefu/internal/store"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -45,6 +46,7 @@ var (
 // = "<remaining>:<expiry unix ms>".
 type Tracker struct {
 	rdb    redis.UniversalClient
+	batch  *store.Batcher
 	prefix string
 	now    func() time.Time
 }
@@ -56,6 +58,14 @@ func New(rdb redis.UniversalClient, prefix string, now func() time.Time) *Tracke
 		now = time.Now
 	}
 	return &Tracker{rdb: rdb, prefix: prefix, now: now}
+}
+
+// SendThrough makes ArmMany send its grants through b, in the pipelines of
+// the other work on an inbound message; nil keeps pipelines of its own. It
+// returns t.
+func (t *Tracker) SendThrough(b *store.Batcher) *Tracker {
+	t.batch = b
+	return t
 }
 
 // Key is the customer's hash key: channel, account and platform id.
@@ -120,25 +130,36 @@ func (t *Tracker) ArmMany(ctx context.Context, arms []Arming) []error {
 	if len(arms) == 0 {
 		return out
 	}
-	run := func() []*redis.Cmd {
+	run := func() ([]*redis.Cmd, error) {
 		cmds := make([]*redis.Cmd, len(arms))
 		pipe := t.rdb.Pipeline()
 		for i, a := range arms {
 			cmds[i] = armScript.EvalSha(ctx, pipe, []string{a.Key}, t.armArgs(a)...)
 		}
+		if t.batch != nil {
+			return cmds, t.batch.Exec(ctx, pipe.Cmds())
+		}
 		_, _ = pipe.Exec(ctx)
-		return cmds
+		return cmds, nil
 	}
-	cmds := run()
+	fail := func(err error) []error {
+		for i := range out {
+			out[i] = fmt.Errorf("recording reply window: %w", err)
+		}
+		return out
+	}
+	cmds, err := run()
+	if err != nil {
+		return fail(err)
+	}
 	if err := cmds[0].Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
 		// First use since Redis started: load the script and go again.
 		if lerr := armScript.Load(ctx, t.rdb).Err(); lerr != nil {
-			for i := range out {
-				out[i] = fmt.Errorf("recording reply window: %w", lerr)
-			}
-			return out
+			return fail(lerr)
 		}
-		cmds = run()
+		if cmds, err = run(); err != nil {
+			return fail(err)
+		}
 	}
 	for i, c := range cmds {
 		if err := c.Err(); err != nil && err != redis.Nil {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/kefu-gateway/kefu/internal/clock"
+	"github.com/kefu-gateway/kefu/internal/store"
 	"github.com/kefu-gateway/kefu/internal/testutil/redistest"
 )
 
@@ -77,30 +78,44 @@ func TestGrantExpiringFirstIsUsedFirst(t *testing.T) {
 	}
 }
 
-// ArmMany records each grant as Arm does, in one round trip. (It reloads
-// the script on NOSCRIPT; this test does not flush scripts to show it,
-// because SCRIPT FLUSH is server-wide and would break packages testing at
-// the same time.)
+// ArmMany records each grant as Arm does, in one round trip, on pipelines
+// of its own or through the gateway's batcher. (It reloads the script on
+// NOSCRIPT; this test does not flush scripts to show it, because SCRIPT
+// FLUSH is server-wide and would break packages testing at the same time.)
 func TestArmMany(t *testing.T) {
-	db := redistest.New(t)
-	ctx := context.Background()
-	clk := clock.NewFake(time.Unix(1_800_000_000, 0))
-	tr := New(db.Client, "kefu:win:", clk.Now)
-	a, b := tr.Key("wechat_oa", "shop", "a"), tr.Key("wechat_oa", "shop", "b")
-	errs := tr.ArmMany(ctx, []Arming{{Key: a, Grant: OAMessage}, {Key: b, Grant: OAEvent}, {Key: a, Grant: OAEvent}})
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("arming %d: %v", i, err)
-		}
-	}
-	if w, _ := tr.Peek(ctx, a); !w.Open || w.Remaining != 8 {
-		t.Fatalf("a after a message and a click = %+v, want 5+3", w)
-	}
-	if w, _ := tr.Peek(ctx, b); !w.Open || w.Remaining != 3 {
-		t.Fatalf("b after a click = %+v", w)
-	}
-	if ttl := db.Client.PTTL(ctx, a).Val(); ttl < 48*time.Hour {
-		t.Fatalf("a's TTL %s, want past the 48 h grant", ttl)
+	for _, batched := range []bool{false, true} {
+		t.Run(map[bool]string{false: "own pipelines", true: "batched"}[batched], func(t *testing.T) {
+			db := redistest.New(t)
+			ctx := context.Background()
+			clk := clock.NewFake(time.Unix(1_800_000_000, 0))
+			tr := New(db.Client, "kefu:win:", clk.Now)
+			if batched {
+				tr.SendThrough(store.NewBatcher(db.Client))
+			}
+			a, b := tr.Key("wechat_oa", "shop", "a"), tr.Key("wechat_oa", "shop", "b")
+			errs := tr.ArmMany(ctx, []Arming{{Key: a, Grant: OAMessage}, {Key: b, Grant: OAEvent}, {Key: a, Grant: OAEvent}})
+			for i, err := range errs {
+				if err != nil {
+					t.Fatalf("arming %d: %v", i, err)
+				}
+			}
+			if w, _ := tr.Peek(ctx, a); !w.Open || w.Remaining != 8 {
+				t.Fatalf("a after a message and a click = %+v, want 5+3", w)
+			}
+			if w, _ := tr.Peek(ctx, b); !w.Open || w.Remaining != 3 {
+				t.Fatalf("b after a click = %+v", w)
+			}
+			if ttl := db.Client.PTTL(ctx, a).Val(); ttl < 48*time.Hour {
+				t.Fatalf("a's TTL %s, want past the 48 h grant", ttl)
+			}
+			done, cancel := context.WithCancel(ctx)
+			cancel()
+			for _, err := range tr.ArmMany(done, []Arming{{Key: b, Grant: OAMessage}}) {
+				if err == nil {
+					t.Fatal("arming with an ended context reported success")
+				}
+			}
+		})
 	}
 }
 
