@@ -5,7 +5,8 @@
 //
 // A turn costs two Redis round trips: one pipelined load (dedup mark, state,
 // deferred replies) and one script that commits state, transcript and
-// pub/sub notifications together.
+// pub/sub notifications together. Both go through a store.Batcher, so
+// concurrent turns share those trips.
 package router
 
 import (
