@@ -43,6 +43,20 @@ func (ch *Channel) wsUpgrade(c *fiber.Ctx) error {
 	if after != "" && !validEntryID(after) {
 		return apiError(c, fiber.StatusBadRequest, "after must be a message id")
 	}
+	if after == "" {
+		// The client wants what comes from now on. Note where "now" is
+		// before answering the handshake: anything the client sends once
+		// connected, over this socket or the HTTP API of any process, and
+		// its reply, comes after the mark.
+		newest, err := ch.deps.Transcripts.After(c.UserContext(), conversationID(s.cfg.ID, cl.Visitor), "", 1)
+		if err != nil {
+			return apiError(c, fiber.StatusServiceUnavailable, "temporarily unavailable")
+		}
+		after = "0-0"
+		if len(newest) == 1 {
+			after = newest[0].ID
+		}
+	}
 	c.Locals(localClaims, cl)
 	c.Locals(localAfter, after)
 	return c.Next()
@@ -103,21 +117,6 @@ func (ch *Channel) serveWS(conn *websocket.Conn) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if after == "" {
-		// The client wants what comes from now on. Note where "now" is
-		// before reading anything from the socket, so a message the
-		// client sends at once (and its reply) comes after the mark.
-		newest, err := ch.deps.Transcripts.After(ctx, conv, "", 1)
-		if err != nil {
-			w.closeWith(websocket.CloseTryAgainLater, "temporarily unavailable")
-			_ = conn.Close()
-			return
-		}
-		after = "0-0"
-		if len(newest) == 1 {
-			after = newest[0].ID
-		}
-	}
 	pushDone := make(chan struct{})
 	go func() {
 		defer close(pushDone)
@@ -192,7 +191,7 @@ func (ch *Channel) wsReceive(ctx context.Context, w *wsConn, s *Site, cl claims,
 // the hub closes. If the listener falls behind it catches up from the
 // transcript and listens again.
 func (ch *Channel) push(ctx context.Context, w *wsConn, conv, after string) {
-	// after is never empty here (serveWS marks "now"): subscribe first,
+	// after is never empty here (wsUpgrade marks "now"): subscribe first,
 	// then catch up from the mark, so nothing committed in between is lost.
 	last := after
 	for ctx.Err() == nil {
