@@ -60,13 +60,14 @@ func (a *Account) refuse(c *fiber.Ctx, err error) error {
 // ack_wait to learn whether the router could take the message; if it
 // failed (Redis unreachable), the push gets a 500 and WeChat retries.
 //
-// The reply window the message opens is stored first (batched with other
-// pushes arriving at once, see wxaccount.Armer): every answer goes through
-// the send API, and a fast one must not reach it before its window exists.
+// The reply window the message opens is stored first (in one pipeline with
+// other work arriving at once, see window.Tracker.ArmAsync): every answer
+// goes through the send API, and a fast one must not reach it before its
+// window exists.
 func (a *Account) accept(c *fiber.Ctx, msg message.Message, arrived time.Time) error {
 	ctx := c.UserContext()
 	if armed := a.arm(ctx, msg); armed != nil {
-		if aerr := <-armed; aerr != nil {
+		if aerr := armed(); aerr != nil {
 			a.log.Warn("recording the reply window failed", zap.Error(aerr))
 		}
 	}
@@ -98,18 +99,18 @@ func (a *Account) take(c *fiber.Ctx, msg message.Message, arrived time.Time) err
 
 // arm records the reply window the customer's action opens: a message
 // allows 5 messages within 48 h, entering the chat 2 within a minute
-// (PROTOCOLS.md §2). The returned channel yields the outcome; nil when
+// (PROTOCOLS.md §2). The returned function waits for the outcome; nil when
 // there is nothing to record.
-func (a *Account) arm(ctx context.Context, msg message.Message) <-chan error {
-	if a.armer == nil {
+func (a *Account) arm(ctx context.Context, msg message.Message) (wait func() error) {
+	if a.window == nil {
 		return nil
 	}
 	key := a.windowKey(msg.From.ID)
 	switch {
 	case msg.Kind != message.KindEvent:
-		return a.armer.Arm(ctx, key, window.MPMessage)
+		return a.window.ArmAsync(ctx, key, window.MPMessage)
 	case msg.Event != nil && msg.Event.Type == message.EventEnterSession:
-		return a.armer.Arm(ctx, key, window.MPEnterSession)
+		return a.window.ArmAsync(ctx, key, window.MPEnterSession)
 	}
 	return nil
 }

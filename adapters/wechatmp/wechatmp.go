@@ -18,14 +18,11 @@
 package wechatmp
 
 import (
-	"context"
-
 	"github.com/gofiber/fiber/v2"
 	"github.com/kefu-gateway/kefu/adapters"
 	"github.com/kefu-gateway/kefu/adapters/internal/apiclient"
 	"github.com/kefu-gateway/kefu/adapters/internal/normalize"
 	"github.com/kefu-gateway/kefu/adapters/internal/window"
-	"github.com/kefu-gateway/kefu/adapters/internal/wxaccount"
 	"github.com/kefu-gateway/kefu/adapters/internal/wxcrypto"
 	"github.com/kefu-gateway/kefu/internal/clock"
 	"github.com/kefu-gateway/kefu/internal/metrics"
@@ -47,9 +44,6 @@ type Channel struct {
 	deps     adapters.Deps
 	accounts map[string]*Account
 	order    []*Account
-	// armer records the reply windows of every account's inbound
-	// messages; nil without Redis.
-	armer *wxaccount.Armer
 }
 
 // Account is one configured mini-program: an adapters.Adapter.
@@ -61,7 +55,6 @@ type Account struct {
 	// api and window are nil when built without Redis (validation).
 	api       *apiclient.WeChatAPI
 	window    *window.Tracker
-	armer     *wxaccount.Armer
 	inbound   adapters.Inbound
 	log       *zap.Logger
 	metrics   *metrics.Metrics
@@ -71,7 +64,6 @@ type Account struct {
 
 var (
 	_ adapters.Channel        = (*Channel)(nil)
-	_ adapters.Runner         = (*Channel)(nil)
 	_ adapters.Adapter        = (*Account)(nil)
 	_ adapters.WindowChecker  = (*Account)(nil)
 	_ adapters.TemplateSender = (*Account)(nil)
@@ -89,11 +81,10 @@ func New(deps adapters.Deps, node *yaml.Node, path string) (adapters.Channel, er
 	var tracker *window.Tracker
 	if deps.Redis != nil {
 		tracker = window.New(deps.Redis, deps.Keys.Window(), deps.Clock.Now).SendThrough(deps.Batch)
-		ch.armer = wxaccount.NewArmer(tracker)
 	}
 	list, err := adapters.BuildAccounts(deps, node, path, defaultAccount,
 		func(c AccountConfig) string { return c.ID },
-		func(cfg AccountConfig) (*Account, error) { return newAccount(deps, cfg, tracker, ch.armer) })
+		func(cfg AccountConfig) (*Account, error) { return newAccount(deps, cfg, tracker) })
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +95,7 @@ func New(deps adapters.Deps, node *yaml.Node, path string) (adapters.Channel, er
 	return ch, nil
 }
 
-func newAccount(deps adapters.Deps, cfg AccountConfig, tracker *window.Tracker, armer *wxaccount.Armer) (*Account, error) {
+func newAccount(deps adapters.Deps, cfg AccountConfig, tracker *window.Tracker) (*Account, error) {
 	a := &Account{
 		cfg:       cfg,
 		format:    wxcrypto.FormatXML,
@@ -125,7 +116,7 @@ func newAccount(deps adapters.Deps, cfg AccountConfig, tracker *window.Tracker, 
 	if deps.Redis == nil {
 		return a, nil // validation only
 	}
-	a.window, a.armer = tracker, armer
+	a.window = tracker
 	if a.api, err = cfg.NewAPI(deps.Redis, deps.Keys.Prefix, deps.Clock.Now); err != nil {
 		return nil, err
 	}
@@ -139,17 +130,6 @@ func (ch *Channel) Adapters() []adapters.Adapter {
 		out[i] = a
 	}
 	return out
-}
-
-// Run records reply windows in batches until ctx ends (see
-// wxaccount.Armer).
-func (ch *Channel) Run(ctx context.Context) error {
-	if ch.armer == nil {
-		<-ctx.Done()
-		return ctx.Err()
-	}
-	ch.armer.Run(ctx)
-	return ctx.Err()
 }
 
 // Mount adds GET (URL check) and POST (message push) /wechat/mp/{id}.

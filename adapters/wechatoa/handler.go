@@ -62,14 +62,15 @@ func (a *Account) refuse(c *fiber.Ctx, err error) error {
 // deferred hint (unverified). WeChat shows "该公众号暂时无法提供服务" for
 // anything else, including a late answer (PROTOCOLS.md §1.2).
 //
-// The reply window the message opens is recorded meanwhile (group commit,
-// see wxaccount.Armer) and stored before the response leaves: anything the
-// router sends actively for this message comes after it.
+// The reply window the message opens is recorded meanwhile (in one pipeline
+// with other work arriving at once, see window.Tracker.ArmAsync) and stored
+// before the response leaves: anything the router sends actively for this
+// message comes after it.
 func (a *Account) answer(c *fiber.Ctx, msg message.Message, encrypted bool, arrived time.Time) error {
 	armed := a.arm(c.UserContext(), msg)
 	err := a.respond(c, msg, encrypted, arrived)
 	if armed != nil {
-		if aerr := <-armed; aerr != nil {
+		if aerr := armed(); aerr != nil {
 			a.log.Warn("recording the reply window failed", zap.Error(aerr))
 		}
 	}
@@ -166,23 +167,23 @@ func (a *Account) render(in *message.Message, encrypted bool, text string) ([]by
 // arm records the reply window the customer's action opens (PROTOCOLS.md
 // §1.5): a message allows 5 messages within 48 h; a menu click, a follow or
 // a QR scan 3 within a minute. An unfollow closes it. Unverified accounts
-// have no active API and track nothing. The returned channel yields the
-// outcome; nil when there is nothing to record.
-func (a *Account) arm(ctx context.Context, msg message.Message) <-chan error {
-	if !a.cfg.Verified || a.armer == nil {
+// have no active API and track nothing. The returned function waits for
+// the outcome; nil when there is nothing to record.
+func (a *Account) arm(ctx context.Context, msg message.Message) (wait func() error) {
+	if !a.cfg.Verified || a.window == nil {
 		return nil
 	}
 	key := a.windowKey(msg.From.ID)
 	switch {
 	case msg.Kind != message.KindEvent:
-		return a.armer.Arm(ctx, key, window.OAMessage)
+		return a.window.ArmAsync(ctx, key, window.OAMessage)
 	case msg.Event == nil:
 	case msg.Event.Type == message.EventUnsubscribe:
 		if err := a.window.Close(ctx, key); err != nil {
 			a.log.Warn("closing the reply window failed", zap.Error(err))
 		}
 	case grantsEventWindow(msg.Event.Type):
-		return a.armer.Arm(ctx, key, window.OAEvent)
+		return a.window.ArmAsync(ctx, key, window.OAEvent)
 	}
 	return nil
 }

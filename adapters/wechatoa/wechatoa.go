@@ -26,7 +26,6 @@
 package wechatoa
 
 import (
-	"context"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -34,7 +33,6 @@ import (
 	"github.com/kefu-gateway/kefu/adapters/internal/apiclient"
 	"github.com/kefu-gateway/kefu/adapters/internal/normalize"
 	"github.com/kefu-gateway/kefu/adapters/internal/window"
-	"github.com/kefu-gateway/kefu/adapters/internal/wxaccount"
 	"github.com/kefu-gateway/kefu/adapters/internal/wxcrypto"
 	"github.com/kefu-gateway/kefu/internal/clock"
 	"github.com/kefu-gateway/kefu/internal/metrics"
@@ -56,9 +54,6 @@ type Channel struct {
 	deps     adapters.Deps
 	accounts map[string]*Account
 	order    []*Account
-	// armer records the reply windows of every account's inbound
-	// messages; nil without Redis.
-	armer *wxaccount.Armer
 }
 
 // Account is one configured official account: an adapters.Adapter.
@@ -70,7 +65,6 @@ type Account struct {
 	// (configuration validation).
 	api     *apiclient.WeChatAPI
 	window  *window.Tracker
-	armer   *wxaccount.Armer
 	inbound adapters.Inbound
 	log     *zap.Logger
 	metrics *metrics.Metrics
@@ -81,7 +75,6 @@ type Account struct {
 
 var (
 	_ adapters.Channel        = (*Channel)(nil)
-	_ adapters.Runner         = (*Channel)(nil)
 	_ adapters.Adapter        = (*Account)(nil)
 	_ adapters.WindowChecker  = (*Account)(nil)
 	_ adapters.TemplateSender = (*Account)(nil)
@@ -99,11 +92,10 @@ func New(deps adapters.Deps, node *yaml.Node, path string) (adapters.Channel, er
 	var tracker *window.Tracker
 	if deps.Redis != nil {
 		tracker = window.New(deps.Redis, deps.Keys.Window(), deps.Clock.Now).SendThrough(deps.Batch)
-		ch.armer = wxaccount.NewArmer(tracker)
 	}
 	list, err := adapters.BuildAccounts(deps, node, path, defaultAccount,
 		func(c AccountConfig) string { return c.ID },
-		func(cfg AccountConfig) (*Account, error) { return newAccount(deps, cfg, tracker, ch.armer) })
+		func(cfg AccountConfig) (*Account, error) { return newAccount(deps, cfg, tracker) })
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +106,7 @@ func New(deps adapters.Deps, node *yaml.Node, path string) (adapters.Channel, er
 	return ch, nil
 }
 
-func newAccount(deps adapters.Deps, cfg AccountConfig, tracker *window.Tracker, armer *wxaccount.Armer) (*Account, error) {
+func newAccount(deps adapters.Deps, cfg AccountConfig, tracker *window.Tracker) (*Account, error) {
 	a := &Account{
 		cfg:       cfg,
 		src:       normalize.Source{Channel: Kind, Account: cfg.ID},
@@ -131,7 +123,7 @@ func newAccount(deps adapters.Deps, cfg AccountConfig, tracker *window.Tracker, 
 	if deps.Redis == nil {
 		return a, nil // validation only
 	}
-	a.window, a.armer = tracker, armer
+	a.window = tracker
 	if cfg.Verified {
 		if a.api, err = cfg.NewAPI(deps.Redis, deps.Keys.Prefix, deps.Clock.Now); err != nil {
 			return nil, err
@@ -147,17 +139,6 @@ func (ch *Channel) Adapters() []adapters.Adapter {
 		out[i] = a
 	}
 	return out
-}
-
-// Run records reply windows in batches until ctx ends (see
-// wxaccount.Armer).
-func (ch *Channel) Run(ctx context.Context) error {
-	if ch.armer == nil {
-		<-ctx.Done()
-		return ctx.Err()
-	}
-	ch.armer.Run(ctx)
-	return ctx.Err()
 }
 
 // Mount adds GET (URL check) and POST (messages) /wechat/oa/{id}.

@@ -73,6 +73,29 @@ func (b *Batcher) Exec(ctx context.Context, cmds []redis.Cmder) error {
 	}
 }
 
+// Send is Exec without waiting: it queues cmds and returns a channel that
+// is closed once their results are in them, so the caller can go on with
+// other work meanwhile (a channel records a reply window while its
+// message is answered).
+func (b *Batcher) Send(ctx context.Context, cmds []redis.Cmder) <-chan struct{} {
+	r := &batchRequest{ctx: ctx, cmds: cmds, done: make(chan struct{})}
+	if len(cmds) == 0 {
+		close(r.done)
+		return r.done
+	}
+	b.mu.Lock()
+	b.queue = append(b.queue, r)
+	start := b.inFlight < maxInFlight
+	if start {
+		b.inFlight++
+	}
+	b.mu.Unlock()
+	if start {
+		go b.drain()
+	}
+	return r.done
+}
+
 // next hands what queued up meanwhile to a goroutine that sends it, or
 // marks the batcher idle.
 func (b *Batcher) next() {

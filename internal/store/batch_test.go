@@ -154,3 +154,33 @@ func TestBatcherCallerGivingUp(t *testing.T) {
 	}
 	slow.Wait()
 }
+
+// Send queues without waiting; its channel closes once the results are in.
+func TestBatcherSendDoesNotWait(t *testing.T) {
+	db := redistest.New(t)
+	ctx := context.Background()
+	b := NewBatcher(db.Client)
+	pipe := db.Client.Pipeline()
+	// The blocking pop holds the pipeline for 0.2 s on its connection.
+	pipe.Do(ctx, "BLPOP", "nothing-comes", "0.2")
+	set := pipe.Set(ctx, "sent", 1, 0)
+	start := time.Now()
+	done := b.Send(ctx, pipe.Cmds())
+	if d := time.Since(start); d > 100*time.Millisecond {
+		t.Fatalf("Send took %v: it waited for Redis", d)
+	}
+	select {
+	case <-done:
+		t.Fatal("done before Redis answered")
+	default:
+	}
+	<-done
+	if set.Err() != nil || set.Val() != "OK" {
+		t.Fatalf("after done: %v %q", set.Err(), set.Val())
+	}
+	select {
+	case <-b.Send(ctx, nil):
+	case <-time.After(time.Second):
+		t.Fatal("sending nothing never finished")
+	}
+}

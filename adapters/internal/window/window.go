@@ -57,14 +57,16 @@ func New(rdb redis.UniversalClient, prefix string, now func() time.Time) *Tracke
 	if now == nil {
 		now = time.Now
 	}
-	return &Tracker{rdb: rdb, prefix: prefix, now: now}
+	return &Tracker{rdb: rdb, batch: store.NewBatcher(rdb), prefix: prefix, now: now}
 }
 
-// SendThrough makes ArmMany send its grants through b, in the pipelines of
-// the other work on an inbound message; nil keeps pipelines of its own. It
-// returns t.
+// SendThrough makes the tracker send its grants through b, the gateway's
+// shared batcher, in the pipelines of the other work on inbound messages
+// (nil keeps the tracker's own batcher). It returns t.
 func (t *Tracker) SendThrough(b *store.Batcher) *Tracker {
-	t.batch = b
+	if b != nil {
+		t.batch = b
+	}
 	return t
 }
 
@@ -95,10 +97,7 @@ return longest`)
 
 // Arm records a grant for the customer from an action happening now.
 func (t *Tracker) Arm(ctx context.Context, key string, g Grant) error {
-	if err := armScript.Run(ctx, t.rdb, []string{key}, t.armArgs(Arming{Key: key, Grant: g})...).Err(); err != nil {
-		return fmt.Errorf("recording reply window: %w", err)
-	}
-	return nil
+	return t.ArmMany(ctx, []Arming{{Key: key, Grant: g}})[0]
 }
 
 // armArgs runs the grant from when the customer acted (the platform's
@@ -123,48 +122,75 @@ type Arming struct {
 }
 
 // ArmMany records several grants in one round trip (one pipeline), for
-// callers that collect the grants of many concurrent inbound messages.
-// The result has one error (or nil) per arming.
+// callers that collect the grants of many inbound messages (a 微信客服
+// page). The result has one error (or nil) per arming.
 func (t *Tracker) ArmMany(ctx context.Context, arms []Arming) []error {
-	out := make([]error, len(arms))
 	if len(arms) == 0 {
-		return out
+		return nil
 	}
-	run := func() ([]*redis.Cmd, error) {
-		cmds := make([]*redis.Cmd, len(arms))
-		pipe := t.rdb.Pipeline()
-		for i, a := range arms {
-			cmds[i] = armScript.EvalSha(ctx, pipe, []string{a.Key}, t.armArgs(a)...)
+	cmds, pipe := t.armCmds(ctx, arms)
+	if err := t.batch.Exec(ctx, pipe.Cmds()); err != nil {
+		return armFailed(len(arms), err)
+	}
+	return t.settle(ctx, arms, cmds)
+}
+
+// ArmAsync starts recording g for key, from now, and returns at once, so
+// the caller answers the message meanwhile; wait returns the outcome once
+// the grant is stored. Grants of messages arriving together share a
+// pipeline with each other and with the router's turns (the tracker's
+// batcher).
+func (t *Tracker) ArmAsync(ctx context.Context, key string, g Grant) (wait func() error) {
+	arms := []Arming{{Key: key, Grant: g}}
+	cmds, pipe := t.armCmds(ctx, arms)
+	done := t.batch.Send(ctx, pipe.Cmds())
+	return func() error {
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return fmt.Errorf("recording reply window: %w", ctx.Err())
 		}
-		if t.batch != nil {
-			return cmds, t.batch.Exec(ctx, pipe.Cmds())
-		}
-		_, _ = pipe.Exec(ctx)
-		return cmds, nil
+		return t.settle(ctx, arms, cmds)[0]
 	}
-	fail := func(err error) []error {
-		for i := range out {
-			out[i] = fmt.Errorf("recording reply window: %w", err)
-		}
-		return out
+}
+
+// armCmds queues one arm script call per grant on a new pipeline.
+func (t *Tracker) armCmds(ctx context.Context, arms []Arming) ([]*redis.Cmd, redis.Pipeliner) {
+	cmds := make([]*redis.Cmd, len(arms))
+	pipe := t.rdb.Pipeline()
+	for i, a := range arms {
+		cmds[i] = armScript.EvalSha(ctx, pipe, []string{a.Key}, t.armArgs(a)...)
 	}
-	cmds, err := run()
-	if err != nil {
-		return fail(err)
-	}
+	return cmds, pipe
+}
+
+// settle turns the sent grants' replies into one error (or nil) each. On
+// the first use since Redis started (NOSCRIPT) it loads the script and
+// sends the grants again.
+func (t *Tracker) settle(ctx context.Context, arms []Arming, cmds []*redis.Cmd) []error {
 	if err := cmds[0].Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-		// First use since Redis started: load the script and go again.
-		if lerr := armScript.Load(ctx, t.rdb).Err(); lerr != nil {
-			return fail(lerr)
+		if err := armScript.Load(ctx, t.rdb).Err(); err != nil {
+			return armFailed(len(arms), err)
 		}
-		if cmds, err = run(); err != nil {
-			return fail(err)
+		var pipe redis.Pipeliner
+		cmds, pipe = t.armCmds(ctx, arms)
+		if err := t.batch.Exec(ctx, pipe.Cmds()); err != nil {
+			return armFailed(len(arms), err)
 		}
 	}
+	out := make([]error, len(arms))
 	for i, c := range cmds {
 		if err := c.Err(); err != nil && err != redis.Nil {
 			out[i] = fmt.Errorf("recording reply window: %w", err)
 		}
+	}
+	return out
+}
+
+func armFailed(n int, err error) []error {
+	out := make([]error, n)
+	for i := range out {
+		out[i] = fmt.Errorf("recording reply window: %w", err)
 	}
 	return out
 }

@@ -2,12 +2,15 @@ package window
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/kefu-gateway/kefu/internal/clock"
-	"github.com/kefu-gateway/kefu/internal/store"
+	"github.com/kefu-gateway/kefu/internal/metrics"
 	"github.com/kefu-gateway/kefu/internal/testutil/redistest"
+	dto "github.com/prometheus/client_model/go"
 )
 
 func TestWeChatWindowRules(t *testing.T) {
@@ -78,44 +81,37 @@ func TestGrantExpiringFirstIsUsedFirst(t *testing.T) {
 	}
 }
 
-// ArmMany records each grant as Arm does, in one round trip, on pipelines
-// of its own or through the gateway's batcher. (It reloads the script on
-// NOSCRIPT; this test does not flush scripts to show it, because SCRIPT
-// FLUSH is server-wide and would break packages testing at the same time.)
+// ArmMany records each grant as Arm does, in one round trip. (It reloads
+// the script on NOSCRIPT; this test does not flush scripts to show it,
+// because SCRIPT FLUSH is server-wide and would break packages testing at
+// the same time.)
 func TestArmMany(t *testing.T) {
-	for _, batched := range []bool{false, true} {
-		t.Run(map[bool]string{false: "own pipelines", true: "batched"}[batched], func(t *testing.T) {
-			db := redistest.New(t)
-			ctx := context.Background()
-			clk := clock.NewFake(time.Unix(1_800_000_000, 0))
-			tr := New(db.Client, "kefu:win:", clk.Now)
-			if batched {
-				tr.SendThrough(store.NewBatcher(db.Client))
-			}
-			a, b := tr.Key("wechat_oa", "shop", "a"), tr.Key("wechat_oa", "shop", "b")
-			errs := tr.ArmMany(ctx, []Arming{{Key: a, Grant: OAMessage}, {Key: b, Grant: OAEvent}, {Key: a, Grant: OAEvent}})
-			for i, err := range errs {
-				if err != nil {
-					t.Fatalf("arming %d: %v", i, err)
-				}
-			}
-			if w, _ := tr.Peek(ctx, a); !w.Open || w.Remaining != 8 {
-				t.Fatalf("a after a message and a click = %+v, want 5+3", w)
-			}
-			if w, _ := tr.Peek(ctx, b); !w.Open || w.Remaining != 3 {
-				t.Fatalf("b after a click = %+v", w)
-			}
-			if ttl := db.Client.PTTL(ctx, a).Val(); ttl < 48*time.Hour {
-				t.Fatalf("a's TTL %s, want past the 48 h grant", ttl)
-			}
-			done, cancel := context.WithCancel(ctx)
-			cancel()
-			for _, err := range tr.ArmMany(done, []Arming{{Key: b, Grant: OAMessage}}) {
-				if err == nil {
-					t.Fatal("arming with an ended context reported success")
-				}
-			}
-		})
+	db := redistest.New(t)
+	ctx := context.Background()
+	clk := clock.NewFake(time.Unix(1_800_000_000, 0))
+	tr := New(db.Client, "kefu:win:", clk.Now)
+	a, b := tr.Key("wechat_oa", "shop", "a"), tr.Key("wechat_oa", "shop", "b")
+	errs := tr.ArmMany(ctx, []Arming{{Key: a, Grant: OAMessage}, {Key: b, Grant: OAEvent}, {Key: a, Grant: OAEvent}})
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("arming %d: %v", i, err)
+		}
+	}
+	if w, _ := tr.Peek(ctx, a); !w.Open || w.Remaining != 8 {
+		t.Fatalf("a after a message and a click = %+v, want 5+3", w)
+	}
+	if w, _ := tr.Peek(ctx, b); !w.Open || w.Remaining != 3 {
+		t.Fatalf("b after a click = %+v", w)
+	}
+	if ttl := db.Client.PTTL(ctx, a).Val(); ttl < 48*time.Hour {
+		t.Fatalf("a's TTL %s, want past the 48 h grant", ttl)
+	}
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	for _, err := range tr.ArmMany(done, []Arming{{Key: b, Grant: OAMessage}}) {
+		if err == nil {
+			t.Fatal("arming with an ended context reported success")
+		}
 	}
 }
 
@@ -152,5 +148,47 @@ func TestArmingFromTheActionKeepsUsedQuotaOnReread(t *testing.T) {
 	arm(clk.Now())
 	if w, _ := tr.Peek(ctx, key); w.Remaining != 5 {
 		t.Fatalf("after a newer message: %d left, want 5", w.Remaining)
+	}
+}
+
+// Grants armed by concurrent inbound messages are all recorded, sharing
+// pipelines, while each caller goes on until it waits; a caller that gives
+// up is told so.
+func TestArmAsyncSharesTrips(t *testing.T) {
+	db := redistest.New(t)
+	m := metrics.New()
+	db.Client.AddHook(m.RedisHook())
+	ctx := context.Background()
+	tr := New(db.Client, "kefu:win:", nil)
+	trips := func() float64 {
+		var out dto.Metric
+		_ = m.RedisRoundTrips.Write(&out)
+		return out.GetCounter().GetValue()
+	}
+	before := trips()
+	const n = 400
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := tr.ArmAsync(ctx, tr.Key("c", "a", fmt.Sprint(i)), OAMessage)(); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if got := trips() - before; got >= n/2 {
+		t.Errorf("%d grants took %.0f round trips, want them to share pipelines", n, got)
+	}
+	for i := range n {
+		if w, _ := tr.Peek(ctx, tr.Key("c", "a", fmt.Sprint(i))); !w.Open || w.Remaining != 5 {
+			t.Fatalf("grant %d = %+v", i, w)
+		}
+	}
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := tr.ArmAsync(done, tr.Key("c", "a", "late"), OAEvent)(); err == nil {
+		t.Fatal("arming with an ended context reported success")
 	}
 }
