@@ -2,6 +2,8 @@ package wxmsg
 
 import (
 	"bytes"
+	"reflect"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -148,91 +150,46 @@ func validXMLChars(s []byte) bool {
 	return true
 }
 
-// setFlatField stores value in the field named name. known is false for a
+// flatFields maps each pushPayload field's XML name to its index, read off
+// the struct tags once, so the fast decoder knows every field the struct
+// has. A field's bit in decodeFlatXML's seen set is 1 << its index.
+var flatFields = func() map[string]int {
+	typ := reflect.TypeOf(pushPayload{})
+	if typ.NumField() > 64 {
+		panic("wxmsg: pushPayload has more fields than decodeFlatXML's seen set holds")
+	}
+	m := make(map[string]int, typ.NumField())
+	for i := range typ.NumField() {
+		name, _, _ := strings.Cut(typ.Field(i).Tag.Get("xml"), ",")
+		m[name] = i
+	}
+	return m
+}()
+
+// numberSetter is a field that parses its trimmed text (flexInt,
+// flexFloat).
+type numberSetter interface{ set(string) error }
+
+// setFlatField stores value in the field named name as encoding/xml would:
+// strings verbatim, flexText trimmed, numbers parsed. known is false for a
 // name no field has; bit is the field's own bit, or 0 when the field
 // refused the value.
 func setFlatField(p *pushPayload, name, value []byte) (bit uint64, known bool) {
-	str := func(n uint, dst *string) (uint64, bool) {
-		*dst = string(value)
-		return 1 << n, true
+	i, ok := flatFields[string(name)]
+	if !ok {
+		return 0, false
 	}
-	text := func(n uint, dst *flexText) (uint64, bool) {
-		*dst = flexText(bytes.TrimSpace(value))
-		return 1 << n, true
-	}
-	num := func(n uint, set func(string) error) (uint64, bool) {
-		if set(string(bytes.TrimSpace(value))) != nil {
+	switch f := reflect.ValueOf(p).Elem().Field(i).Addr().Interface().(type) {
+	case *string:
+		*f = string(value)
+	case *flexText:
+		*f = flexText(bytes.TrimSpace(value))
+	case numberSetter:
+		if f.set(string(bytes.TrimSpace(value))) != nil {
 			return 0, true
 		}
-		return 1 << n, true
+	default:
+		return 0, true // a field type this decoder does not know: encoding/xml decides
 	}
-	switch string(name) {
-	case "ToUserName":
-		return str(0, &p.ToUserName)
-	case "FromUserName":
-		return str(1, &p.FromUserName)
-	case "CreateTime":
-		return num(2, p.CreateTime.set)
-	case "MsgType":
-		return str(3, &p.MsgType)
-	case "MsgId":
-		return text(4, &p.MsgID)
-	case "MsgID":
-		return text(5, &p.MsgID2)
-	case "AgentID":
-		return text(6, &p.AgentID)
-	case "UnionId":
-		return str(7, &p.UnionID)
-	case "Content":
-		return str(8, &p.Content)
-	case "PicUrl":
-		return str(9, &p.PicURL)
-	case "MediaId":
-		return str(10, &p.MediaID)
-	case "Format":
-		return str(11, &p.Format)
-	case "Recognition":
-		return str(12, &p.Recognition)
-	case "ThumbMediaId":
-		return str(13, &p.ThumbMediaID)
-	case "Location_X":
-		return num(14, p.LocationX.set)
-	case "Location_Y":
-		return num(15, p.LocationY.set)
-	case "Scale":
-		return text(16, &p.Scale)
-	case "Label":
-		return str(17, &p.Label)
-	case "Title":
-		return str(18, &p.Title)
-	case "Description":
-		return str(19, &p.Description)
-	case "Url":
-		return str(20, &p.URL)
-	case "Event":
-		return str(21, &p.Event)
-	case "EventKey":
-		return str(22, &p.EventKey)
-	case "Ticket":
-		return str(23, &p.Ticket)
-	case "Latitude":
-		return num(24, p.Latitude.set)
-	case "Longitude":
-		return num(25, p.Longitude.set)
-	case "Precision":
-		return text(26, &p.Precision)
-	case "SessionFrom":
-		return str(27, &p.SessionFrom)
-	case "AppId":
-		return str(28, &p.AppID)
-	case "PagePath":
-		return str(29, &p.PagePath)
-	case "ThumbUrl":
-		return str(30, &p.ThumbURL)
-	case "Token":
-		return str(31, &p.Token)
-	case "OpenKfId":
-		return str(32, &p.OpenKfID)
-	}
-	return 0, false
+	return 1 << i, true
 }
