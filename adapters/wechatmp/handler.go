@@ -108,9 +108,9 @@ func (a *Account) arm(ctx context.Context, msg message.Message) (wait func() err
 	key := a.windowKey(msg.From.ID)
 	switch {
 	case msg.Kind != message.KindEvent:
-		return a.window.ArmAsync(ctx, key, window.MPMessage)
+		return a.window.ArmAsync(ctx, window.Arming{Key: key, Grant: window.MPMessage, Source: msg.ID})
 	case msg.Event != nil && msg.Event.Type == message.EventEnterSession:
-		return a.window.ArmAsync(ctx, key, window.MPEnterSession)
+		return a.window.ArmAsync(ctx, window.Arming{Key: key, Grant: window.MPEnterSession, Source: msg.ID})
 	}
 	return nil
 }

@@ -127,6 +127,12 @@ func slowAnswer(t *testing.T, h *harness, text, want string, retryEvery time.Dur
 	if typing != 1 {
 		t.Fatalf("typing shown %d times, want once (the retries are not turns)", typing)
 	}
+	// One message sent of the five the customer's message allows; a retry
+	// arriving after the send must not have handed that one back.
+	oa, _ := a.App.Adapters.Lookup(h.Kind(), account)
+	if w, err := oa.(adapters.WindowChecker).Window(context.Background(), message.Party{ID: customer}); err != nil || w.Remaining != 4 {
+		t.Fatalf("window after the answer = %+v, %v; want 4 left", w, err)
+	}
 }
 
 // An unverified account has no API: a slow answer is replaced by the hint,

@@ -176,14 +176,14 @@ func (a *Account) arm(ctx context.Context, msg message.Message) (wait func() err
 	key := a.windowKey(msg.From.ID)
 	switch {
 	case msg.Kind != message.KindEvent:
-		return a.window.ArmAsync(ctx, key, window.OAMessage)
+		return a.window.ArmAsync(ctx, window.Arming{Key: key, Grant: window.OAMessage, Source: msg.ID})
 	case msg.Event == nil:
 	case msg.Event.Type == message.EventUnsubscribe:
 		if err := a.window.Close(ctx, key); err != nil {
 			a.log.Warn("closing the reply window failed", zap.Error(err))
 		}
 	case grantsEventWindow(msg.Event.Type):
-		return a.window.ArmAsync(ctx, key, window.OAEvent)
+		return a.window.ArmAsync(ctx, window.Arming{Key: key, Grant: window.OAEvent, Source: msg.ID})
 	}
 	return nil
 }

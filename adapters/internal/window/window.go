@@ -15,6 +15,8 @@ package window
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
+	"strconv"
 	"time"
 
 	"github.com/kefu-gateway/kefu/adapters"
@@ -79,14 +81,24 @@ func (t *Tracker) Key(channel, account, customer string) string {
 // longest grant, in one round trip. A grant replaces the one of its kind
 // only when it runs later, so an action armed from its own time (Arming.At)
 // and seen again — a 微信客服 page read again after a failed batch —
-// changes nothing and never hands back quota already used on it.
+// changes nothing and never hands back quota already used on it. Nor does
+// the action that armed the current grant, named by its source
+// (Arming.Source, kept in the sibling field "<kind>#"): WeChat's retry of a
+// message it already delivered, armed from "now", runs later but is the
+// same grant.
 //
-//	KEYS: 1 customer hash; ARGV: 1 kind, 2 count, 3 expiry unix ms
+//	KEYS: 1 customer hash; ARGV: 1 kind, 2 count, 3 expiry unix ms, 4 source
 var armScript = redis.NewScript(`
-local cur = redis.call('HGET', KEYS[1], ARGV[1])
-local exp = cur and tonumber(string.match(cur, ':(%d+)$'))
+local cur = redis.call('HMGET', KEYS[1], ARGV[1], ARGV[1] .. '#')
+if ARGV[4] ~= '' and cur[2] == ARGV[4] then return -1 end
+local exp = cur[1] and tonumber(string.match(cur[1], ':(%d+)$'))
 if exp and exp >= tonumber(ARGV[3]) then return -1 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. ARGV[3])
+if ARGV[4] ~= '' then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. ARGV[3], ARGV[1] .. '#', ARGV[4])
+else
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. ARGV[3])
+  redis.call('HDEL', KEYS[1], ARGV[1] .. '#')
+end
 local longest = 0
 for _, v in ipairs(redis.call('HVALS', KEYS[1])) do
   local e = tonumber(string.match(v, ':(%d+)$'))
@@ -110,7 +122,19 @@ func (t *Tracker) armArgs(a Arming) []any {
 	if at.IsZero() || at.After(now) {
 		at = now
 	}
-	return []any{a.Grant.Kind, a.Grant.Count, at.Add(a.Grant.Within).UnixMilli()}
+	return []any{a.Grant.Kind, a.Grant.Count, at.Add(a.Grant.Within).UnixMilli(), sourceTag(a.Source)}
+}
+
+// sourceTag is what the grant's hash keeps of its source: a fixed-width
+// digest, so a platform id of any length or alphabet costs 16 bytes and
+// never reads as a "<remaining>:<expiry>" grant.
+func sourceTag(source string) string {
+	if source == "" {
+		return ""
+	}
+	h := fnv.New64a()
+	h.Write([]byte(source))
+	return strconv.FormatUint(h.Sum64()|1<<63, 16)
 }
 
 // Arming is one grant for one customer's key.
@@ -119,6 +143,10 @@ type Arming struct {
 	Grant Grant
 	// At is when the customer acted; zero means now.
 	At time.Time
+	// Source names the action (the platform's message id, or the event's
+	// dedup id), so that the same action delivered again — a platform
+	// retry — does not renew its grant. Empty when unknown.
+	Source string
 }
 
 // ArmMany records several grants in one round trip (one pipeline), for
@@ -135,13 +163,12 @@ func (t *Tracker) ArmMany(ctx context.Context, arms []Arming) []error {
 	return t.settle(ctx, arms, cmds)
 }
 
-// ArmAsync starts recording g for key, from now, and returns at once, so
-// the caller answers the message meanwhile; wait returns the outcome once
-// the grant is stored. Grants of messages arriving together share a
-// pipeline with each other and with the router's turns (the tracker's
-// batcher).
-func (t *Tracker) ArmAsync(ctx context.Context, key string, g Grant) (wait func() error) {
-	arms := []Arming{{Key: key, Grant: g}}
+// ArmAsync starts recording a's grant and returns at once, so the caller
+// answers the message meanwhile; wait returns the outcome once the grant is
+// stored. Grants of messages arriving together share a pipeline with each
+// other and with the router's turns (the tracker's batcher).
+func (t *Tracker) ArmAsync(ctx context.Context, a Arming) (wait func() error) {
+	arms := []Arming{a}
 	cmds, pipe := t.armCmds(ctx, arms)
 	done := t.batch.Send(ctx, pipe.Cmds())
 	return func() error {

@@ -151,6 +151,64 @@ func TestArmingFromTheActionKeepsUsedQuotaOnReread(t *testing.T) {
 	}
 }
 
+// WeChat retries a message it thinks unanswered (PROTOCOLS.md §1.2), and
+// official-account grants run from when kefu sees the message. A retry
+// seconds later must not renew the grant and hand back quota already used
+// on the first delivery; the customer's next message must. A grant of
+// another kind, or one armed without a source, is not confused with it.
+func TestRetryOfTheSameActionKeepsUsedQuota(t *testing.T) {
+	db := redistest.New(t)
+	ctx := context.Background()
+	clk := clock.NewFake(time.Unix(1_800_000_000, 0))
+	tr := New(db.Client, "kefu:win:", clk.Now)
+	key := tr.Key("wechat_oa", "shop", "openid-1")
+	arm := func(g Grant, source string) {
+		t.Helper()
+		if err := tr.ArmAsync(ctx, Arming{Key: key, Grant: g, Source: source})(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	left := func() int {
+		t.Helper()
+		w, err := tr.Peek(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w.Remaining
+	}
+	arm(OAMessage, "24000000001")
+	tr.Take(ctx, key)
+	tr.Take(ctx, key)
+	for _, after := range []time.Duration{5 * time.Second, 5 * time.Second} {
+		clk.Advance(after)
+		arm(OAMessage, "24000000001")
+		if n := left(); n != 3 {
+			t.Fatalf("after a retry: %d left, want 3 (nothing handed back)", n)
+		}
+	}
+	arm(OAEvent, "24000000001") // same id, other kind: a grant of its own
+	if n := left(); n != 6 {
+		t.Fatalf("after a click: %d left, want 3 + 3", n)
+	}
+	clk.Advance(time.Second)
+	arm(OAMessage, "24000000002")
+	if n := left(); n != 8 {
+		t.Fatalf("after the next message: %d left, want 5 + 3", n)
+	}
+	tr.Take(ctx, key) // from the click's grant, which ends first
+	clk.Advance(2 * time.Minute)
+	arm(OAMessage, "")
+	tr.Take(ctx, key)
+	clk.Advance(time.Second)
+	arm(OAMessage, "24000000002")
+	if n := left(); n != 5 {
+		t.Fatalf("a grant armed without a source forgets the last one's: %d left, want 5", n)
+	}
+	if vals := db.Client.HGetAll(ctx, key).Val(); len(vals["message#"]) != 16 {
+		t.Fatalf("source kept as %q, want a 16-digit digest", vals["message#"])
+	}
+}
+
 // Grants armed by concurrent inbound messages are all recorded, sharing
 // pipelines, while each caller goes on until it waits; a caller that gives
 // up is told so.
@@ -172,7 +230,7 @@ func TestArmAsyncSharesTrips(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := tr.ArmAsync(ctx, tr.Key("c", "a", fmt.Sprint(i)), OAMessage)(); err != nil {
+			if err := tr.ArmAsync(ctx, Arming{Key: tr.Key("c", "a", fmt.Sprint(i)), Grant: OAMessage, Source: fmt.Sprint("msg", i)})(); err != nil {
 				t.Error(err)
 			}
 		}()
@@ -188,7 +246,7 @@ func TestArmAsyncSharesTrips(t *testing.T) {
 	}
 	done, cancel := context.WithCancel(ctx)
 	cancel()
-	if err := tr.ArmAsync(done, tr.Key("c", "a", "late"), OAEvent)(); err == nil {
+	if err := tr.ArmAsync(done, Arming{Key: tr.Key("c", "a", "late"), Grant: OAEvent})(); err == nil {
 		t.Fatal("arming with an ended context reported success")
 	}
 }
