@@ -97,6 +97,9 @@ type Turn interface {
 	// Duplicate reports whether the message was a retry of one already
 	// accepted. It blocks until that is known (one Redis round trip).
 	Duplicate() bool
+	// Known is closed once Duplicate no longer blocks, for callers that
+	// wait with a deadline.
+	Known() <-chan struct{}
 	// TakePassive waits up to wait for the turn's replies. When they are
 	// ready it returns them and ok=true: the caller now owns delivering them
 	// (in its HTTP response) and must hand back any it cannot deliver with

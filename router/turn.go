@@ -46,6 +46,8 @@ func (t *turn) Duplicate() bool {
 	return t.dup
 }
 
+func (t *turn) Known() <-chan struct{} { return t.known }
+
 func (t *turn) Done() <-chan struct{} { return t.done }
 
 func (t *turn) Err() error {

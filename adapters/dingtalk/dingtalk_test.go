@@ -53,7 +53,8 @@ func (r *recorder) last() (message.Message, int) {
 
 type doneTurn struct{}
 
-func (doneTurn) Duplicate() bool { return false }
+func (doneTurn) Duplicate() bool          { return false }
+func (t doneTurn) Known() <-chan struct{} { return t.Done() }
 func (doneTurn) TakePassive(context.Context, time.Duration) ([]message.Message, bool) {
 	return nil, false
 }

@@ -70,6 +70,7 @@ func (failingInbound) Accept(context.Context, message.Message) (adapters.Turn, e
 type failedTurn struct{ done chan struct{} }
 
 func (f failedTurn) Duplicate() bool          { return false }
+func (f failedTurn) Known() <-chan struct{}   { return f.done }
 func (f failedTurn) Done() <-chan struct{}    { return f.done }
 func (f failedTurn) Err() error               { return errors.New("loading conversation: connection refused") }
 func (f failedTurn) Return([]message.Message) {}
@@ -123,6 +124,7 @@ func (o *okInbound) Accept(_ context.Context, m message.Message) (adapters.Turn,
 type okTurn struct{ done chan struct{} }
 
 func (o okTurn) Duplicate() bool          { return false }
+func (o okTurn) Known() <-chan struct{}   { return o.done }
 func (o okTurn) Done() <-chan struct{}    { return o.done }
 func (o okTurn) Err() error               { return nil }
 func (o okTurn) Return([]message.Message) {}

@@ -39,6 +39,7 @@ type doneTurn struct {
 }
 
 func (d *doneTurn) Duplicate() bool          { return false }
+func (d *doneTurn) Known() <-chan struct{}   { return d.done }
 func (d *doneTurn) Done() <-chan struct{}    { return d.done }
 func (d *doneTurn) Err() error               { return nil }
 func (d *doneTurn) Return([]message.Message) {}

@@ -73,7 +73,8 @@ type recordingTurn struct {
 	done     chan struct{}
 }
 
-func (r *recordingTurn) Duplicate() bool { return false }
+func (r *recordingTurn) Duplicate() bool        { return false }
+func (r *recordingTurn) Known() <-chan struct{} { c := make(chan struct{}); close(c); return c }
 func (r *recordingTurn) TakePassive(context.Context, time.Duration) ([]message.Message, bool) {
 	return nil, false
 }

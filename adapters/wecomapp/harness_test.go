@@ -63,7 +63,8 @@ func (r *recorder) messages() []message.Message {
 
 type doneTurn struct{ dup bool }
 
-func (t doneTurn) Duplicate() bool { return t.dup }
+func (t doneTurn) Duplicate() bool        { return t.dup }
+func (t doneTurn) Known() <-chan struct{} { return t.Done() }
 func (t doneTurn) TakePassive(context.Context, time.Duration) ([]message.Message, bool) {
 	return nil, false
 }

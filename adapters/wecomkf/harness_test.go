@@ -73,7 +73,8 @@ func (r *recorder) messages() []message.Message {
 
 type doneTurn struct{}
 
-func (doneTurn) Duplicate() bool { return false }
+func (doneTurn) Duplicate() bool          { return false }
+func (t doneTurn) Known() <-chan struct{} { return t.Done() }
 func (doneTurn) TakePassive(context.Context, time.Duration) ([]message.Message, bool) {
 	return nil, false
 }

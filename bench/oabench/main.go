@@ -62,11 +62,18 @@ func main() {
 	warm := flag.Duration("warmup", 2*time.Second, "warm-up before measuring")
 	text := flag.String("text", "你好", "what each customer writes (answered by a keyword flow)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of kefu's first round to this file")
+	memProfile := flag.String("memprofile", "", "write an allocation profile (whole run) to this file")
 	rounds := flag.Int("rounds", 3, "rounds of bare then kefu; the median ratio is the verdict (the machine's load varies)")
 	flag.Parse()
 	if err := run(*redisURL, *conc, *dur, *warm, *text, *cpuProfile, *rounds); err != nil {
 		fmt.Fprintln(os.Stderr, "oabench:", err)
 		os.Exit(1)
+	}
+	if *memProfile != "" {
+		if err := writeHeapProfile(*memProfile); err != nil {
+			fmt.Fprintln(os.Stderr, "oabench:", err)
+			os.Exit(1)
+		}
 	}
 }
 
@@ -336,6 +343,17 @@ func repoRoot() string {
 		}
 	}
 	return dir
+}
+
+// writeHeapProfile writes the allocations so far (go tool pprof
+// -sample_index=alloc_space).
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return pprof.Lookup("allocs").WriteTo(f, 0)
 }
 
 // processCPU is this process's user+system CPU time so far.

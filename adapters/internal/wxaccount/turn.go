@@ -12,13 +12,16 @@ import (
 // turn of its original and must still be answered before WeChat gives up
 // on it (PROTOCOLS.md §1.2). known is false when the deadline came first.
 func WaitDuplicate(turn adapters.Turn, deadline time.Time) (dup, known bool) {
-	result := make(chan bool, 1)
-	go func() { result <- turn.Duplicate() }()
+	select {
+	case <-turn.Known():
+		return turn.Duplicate(), true
+	default:
+	}
 	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
 	select {
-	case dup = <-result:
-		return dup, true
+	case <-turn.Known():
+		return turn.Duplicate(), true
 	case <-timer.C:
 		return false, false
 	}

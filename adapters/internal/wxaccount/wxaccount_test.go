@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kefu-gateway/kefu/adapters"
 	"github.com/kefu-gateway/kefu/adapters/internal/wxcrypto"
 	"github.com/kefu-gateway/kefu/adapters/internal/wxmsg"
 	"github.com/kefu-gateway/kefu/adapters/message"
@@ -80,5 +81,38 @@ func TestTextOf(t *testing.T) {
 		if got := TextOf(tt.m); got != tt.want {
 			t.Errorf("TextOf(%+v) = %q, want %q", tt.m, got, tt.want)
 		}
+	}
+}
+
+// knownTurn is a turn whose duplicate check settles when known is closed.
+type knownTurn struct {
+	adapters.Turn
+	known chan struct{}
+	dup   bool
+}
+
+func (k *knownTurn) Known() <-chan struct{} { return k.known }
+func (k *knownTurn) Duplicate() bool        { <-k.known; return k.dup }
+
+// WaitDuplicate answers as soon as the router knows, and gives up at the
+// deadline (a retry stuck behind its slow original) without blocking on it.
+func TestWaitDuplicate(t *testing.T) {
+	settled := &knownTurn{known: make(chan struct{}), dup: true}
+	close(settled.known)
+	if dup, known := WaitDuplicate(settled, time.Now().Add(-time.Second)); !dup || !known {
+		t.Fatalf("settled retry: dup %v known %v, want true true even past the deadline", dup, known)
+	}
+	later := &knownTurn{known: make(chan struct{})}
+	time.AfterFunc(20*time.Millisecond, func() { close(later.known) })
+	if dup, known := WaitDuplicate(later, time.Now().Add(10*time.Second)); dup || !known {
+		t.Fatalf("first delivery: dup %v known %v, want false true", dup, known)
+	}
+	stuck := &knownTurn{known: make(chan struct{})}
+	start := time.Now()
+	if dup, known := WaitDuplicate(stuck, time.Now().Add(30*time.Millisecond)); dup || known {
+		t.Fatalf("stuck: dup %v known %v, want false false", dup, known)
+	}
+	if waited := time.Since(start); waited > 5*time.Second {
+		t.Fatalf("waited %s past a 30 ms deadline", waited)
 	}
 }
