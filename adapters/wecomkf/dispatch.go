@@ -10,6 +10,7 @@ import (
 	"github.com/kefu-gateway/kefu/adapters/internal/window"
 	"github.com/kefu-gateway/kefu/adapters/internal/wxmsg"
 	"github.com/kefu-gateway/kefu/adapters/message"
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 )
 
@@ -84,28 +85,32 @@ func (a *Account) dispatchConversation(ctx context.Context, msgs []message.Messa
 
 // armWindows grants each recent customer message its reply window and
 // remembers which kf account each customer last wrote to (WindowChecker
-// looks the window up by customer): a page costs two Redis round trips,
+// looks the window up by customer): a page costs one Redis round trip,
 // however many messages it holds.
 func (a *Account) armWindows(ctx context.Context, msgs []message.Message) error {
 	now := a.ch.deps.Clock.Now()
 	var arms []window.Arming
-	lastKf := a.ch.deps.Redis.Pipeline()
+	var wrote []message.Message
 	for _, m := range msgs {
 		if m.Kind == message.KindEvent || (!m.Timestamp.IsZero() && now.Sub(m.Timestamp) > window.KFMessage.Within) {
 			continue
 		}
-		kf := m.Meta[wxmsg.MetaOpenKfID]
-		arms = append(arms, window.Arming{Key: a.windowKey(kf, m.From.ID), Grant: window.KFMessage, At: m.Timestamp})
-		lastKf.Set(ctx, a.keys.lastKf(m.From.ID), kf, window.KFMessage.Within)
+		arms = append(arms, window.Arming{Key: a.windowKey(m.Meta[wxmsg.MetaOpenKfID], m.From.ID), Grant: window.KFMessage, At: m.Timestamp})
+		wrote = append(wrote, m)
 	}
-	if len(arms) == 0 {
-		return nil
-	}
-	if err := errors.Join(a.windows.ArmMany(ctx, arms)...); err != nil {
+	var lastKf []*redis.StatusCmd
+	errs := a.windows.ArmManyAlong(ctx, arms, func(pipe redis.Pipeliner) {
+		for _, m := range wrote {
+			lastKf = append(lastKf, pipe.Set(ctx, a.keys.lastKf(m.From.ID), m.Meta[wxmsg.MetaOpenKfID], window.KFMessage.Within))
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("dispatching kf message: %w", err)
 	}
-	if _, err := lastKf.Exec(ctx); err != nil {
-		return fmt.Errorf("dispatching kf message: recording kf account: %w", err)
+	for _, c := range lastKf {
+		if err := c.Err(); err != nil {
+			return fmt.Errorf("dispatching kf message: recording kf account: %w", err)
+		}
 	}
 	return nil
 }

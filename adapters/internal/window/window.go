@@ -153,10 +153,22 @@ type Arming struct {
 // callers that collect the grants of many inbound messages (a 微信客服
 // page). The result has one error (or nil) per arming.
 func (t *Tracker) ArmMany(ctx context.Context, arms []Arming) []error {
+	return t.ArmManyAlong(ctx, arms, nil)
+}
+
+// ArmManyAlong is ArmMany with along's commands in the same round trip:
+// along queues them on the grants' pipeline (a 微信客服 page records which
+// kf account each customer last wrote to). Their results are in them
+// afterwards; they run once, even when the grants must be sent again after
+// NOSCRIPT. Nothing is sent when there are no grants.
+func (t *Tracker) ArmManyAlong(ctx context.Context, arms []Arming, along func(redis.Pipeliner)) []error {
 	if len(arms) == 0 {
 		return nil
 	}
 	cmds, pipe := t.armCmds(ctx, arms)
+	if along != nil {
+		along(pipe)
+	}
 	if err := t.batch.Exec(ctx, pipe.Cmds()); err != nil {
 		return armFailed(len(arms), err)
 	}

@@ -2,6 +2,7 @@ package window
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/kefu-gateway/kefu/internal/metrics"
 	"github.com/kefu-gateway/kefu/internal/testutil/redistest"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/redis/go-redis/v9"
 )
 
 func TestWeChatWindowRules(t *testing.T) {
@@ -248,5 +250,57 @@ func TestArmAsyncSharesTrips(t *testing.T) {
 	cancel()
 	if err := tr.ArmAsync(done, Arming{Key: tr.Key("c", "a", "late"), Grant: OAEvent})(); err == nil {
 		t.Fatal("arming with an ended context reported success")
+	}
+}
+
+// A 微信客服 page's grants and the commands sent along with them go in one
+// round trip; after a Redis restart (NOSCRIPT) the grants go again and the
+// commands along do not.
+func TestArmManyAlongIsOneTrip(t *testing.T) {
+	db := redistest.New(t)
+	m := metrics.New()
+	db.Client.AddHook(m.RedisHook())
+	ctx := context.Background()
+	tr := New(db.Client, "kefu:win:", nil)
+	trips := func() float64 {
+		var out dto.Metric
+		_ = m.RedisRoundTrips.Write(&out)
+		return out.GetCounter().GetValue()
+	}
+	page := func() ([]error, []*redis.IntCmd) {
+		var arms []Arming
+		for i := range 50 {
+			arms = append(arms, Arming{Key: tr.Key("wecom_kf", "shop", fmt.Sprint("kf/u", i)), Grant: KFMessage})
+		}
+		var along []*redis.IntCmd
+		errs := tr.ArmManyAlong(ctx, arms, func(pipe redis.Pipeliner) {
+			along = append(along, pipe.Incr(ctx, "kefu:along"))
+		})
+		return errs, along
+	}
+	page() // loads the script and opens the connection
+	before := trips()
+	errs, along := page()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	if got := trips() - before; got != 1 {
+		t.Fatalf("a page of 50 grants and a command along took %.0f round trips, want 1", got)
+	}
+	if along[0].Val() != 2 {
+		t.Fatalf("the command along answered %d, want 2 (its second run)", along[0].Val())
+	}
+	if err := db.Client.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	errs, _ = page()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatalf("after NOSCRIPT: %v", err)
+	}
+	if n := db.Client.Get(ctx, "kefu:along").Val(); n != "3" {
+		t.Fatalf("the command along ran %s times over three pages, want 3", n)
+	}
+	if errs := tr.ArmManyAlong(ctx, nil, func(redis.Pipeliner) { t.Error("sent along without grants") }); errs != nil {
+		t.Fatalf("no grants: %v", errs)
 	}
 }
