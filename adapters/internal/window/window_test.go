@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
 	"github.com/kefu-gateway/kefu/internal/clock"
 	"github.com/kefu-gateway/kefu/internal/metrics"
 	"github.com/kefu-gateway/kefu/internal/testutil/redistest"
@@ -64,9 +65,7 @@ func TestWeChatWindowRules(t *testing.T) {
 }
 
 func TestGrantExpiringFirstIsUsedFirst(t *testing.T) {
-	db := redistest.New(t)
-	clk := clock.NewFake(time.Unix(1_800_000_000, 0))
-	tr := New(db.Client, "kefu:win:", clk.Now)
+	db, clk, tr := trackerOnFakeClock(t)
 	ctx := context.Background()
 	key := tr.Key("wechat_mp", "app", "u")
 	tr.Arm(ctx, key, MPMessage)
@@ -88,10 +87,8 @@ func TestGrantExpiringFirstIsUsedFirst(t *testing.T) {
 // because SCRIPT FLUSH is server-wide and would break packages testing at
 // the same time.)
 func TestArmMany(t *testing.T) {
-	db := redistest.New(t)
+	db, _, tr := trackerOnFakeClock(t)
 	ctx := context.Background()
-	clk := clock.NewFake(time.Unix(1_800_000_000, 0))
-	tr := New(db.Client, "kefu:win:", clk.Now)
 	a, b := tr.Key("wechat_oa", "shop", "a"), tr.Key("wechat_oa", "shop", "b")
 	errs := tr.ArmMany(ctx, []Arming{{Key: a, Grant: OAMessage}, {Key: b, Grant: OAEvent}, {Key: a, Grant: OAEvent}})
 	for i, err := range errs {
@@ -121,10 +118,8 @@ func TestArmMany(t *testing.T) {
 // give back the quota already used for it; a newer message does renew it,
 // and its 48 h run from when the customer wrote.
 func TestArmingFromTheActionKeepsUsedQuotaOnReread(t *testing.T) {
-	db := redistest.New(t)
+	_, clk, tr := trackerOnFakeClock(t)
 	ctx := context.Background()
-	clk := clock.NewFake(time.Unix(1_800_000_000, 0))
-	tr := New(db.Client, "kefu:win:", clk.Now)
 	key := tr.Key("wecom_kf", "shop", "kf/u")
 	wrote := clk.Now().Add(-time.Hour)
 	arm := func(at time.Time) {
@@ -159,10 +154,8 @@ func TestArmingFromTheActionKeepsUsedQuotaOnReread(t *testing.T) {
 // on the first delivery; the customer's next message must. A grant of
 // another kind, or one armed without a source, is not confused with it.
 func TestRetryOfTheSameActionKeepsUsedQuota(t *testing.T) {
-	db := redistest.New(t)
+	db, clk, tr := trackerOnFakeClock(t)
 	ctx := context.Background()
-	clk := clock.NewFake(time.Unix(1_800_000_000, 0))
-	tr := New(db.Client, "kefu:win:", clk.Now)
 	key := tr.Key("wechat_oa", "shop", "openid-1")
 	arm := func(g Grant, source string) {
 		t.Helper()
@@ -215,16 +208,8 @@ func TestRetryOfTheSameActionKeepsUsedQuota(t *testing.T) {
 // pipelines, while each caller goes on until it waits; a caller that gives
 // up is told so.
 func TestArmAsyncSharesTrips(t *testing.T) {
-	db := redistest.New(t)
-	m := metrics.New()
-	db.Client.AddHook(m.RedisHook())
+	tr, trips := trackerCountingTrips(t)
 	ctx := context.Background()
-	tr := New(db.Client, "kefu:win:", nil)
-	trips := func() float64 {
-		var out dto.Metric
-		_ = m.RedisRoundTrips.Write(&out)
-		return out.GetCounter().GetValue()
-	}
 	before := trips()
 	const n = 400
 	var wg sync.WaitGroup
@@ -254,53 +239,81 @@ func TestArmAsyncSharesTrips(t *testing.T) {
 }
 
 // A 微信客服 page's grants and the commands sent along with them go in one
-// round trip; after a Redis restart (NOSCRIPT) the grants go again and the
-// commands along do not.
+// round trip.
 func TestArmManyAlongIsOneTrip(t *testing.T) {
+	tr, trips := trackerCountingTrips(t)
+	ctx := context.Background()
+	page(t, tr) // loads the script and opens the connection
+	before := trips()
+	if n := page(t, tr); n != 2 {
+		t.Fatalf("the command along answered %d, want 2 (its second run)", n)
+	}
+	if got := trips() - before; got != 1 {
+		t.Fatalf("a page of 50 grants and a command along took %.0f round trips, want 1", got)
+	}
+	if w, _ := tr.Peek(ctx, tr.Key("wecom_kf", "shop", "kf/u7")); !w.Open || w.Remaining != 5 {
+		t.Fatalf("a grant of the page = %+v", w)
+	}
+	if errs := tr.ArmManyAlong(ctx, nil, func(redis.Pipeliner) { t.Error("sent along without grants") }); errs != nil {
+		t.Fatalf("no grants: %v", errs)
+	}
+}
+
+// After a Redis restart (NOSCRIPT) the grants go again and the commands
+// along do not. SCRIPT FLUSH is server-wide, so this runs on a Redis of its
+// own (the embedded one) and disturbs no other package's tests.
+func TestArmManyAlongRunsAlongOnceAfterNoScript(t *testing.T) {
+	mr := miniredis.RunT(t)
+	client := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { _ = client.Close() })
+	tr := New(client, "kefu:win:", nil)
+	page(t, tr)
+	if err := client.ScriptFlush(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n := page(t, tr); n != 2 {
+		t.Fatalf("the command along ran %d times over two pages, want 2", n)
+	}
+	if w, _ := tr.Peek(context.Background(), tr.Key("wecom_kf", "shop", "kf/u7")); !w.Open || w.Remaining != 5 {
+		t.Fatalf("a grant armed again after NOSCRIPT = %+v", w)
+	}
+}
+
+// page arms a 微信客服 page of 50 grants with one INCR along, and returns
+// what the INCR answered.
+func page(t *testing.T, tr *Tracker) int64 {
+	t.Helper()
+	ctx := context.Background()
+	var arms []Arming
+	for i := range 50 {
+		arms = append(arms, Arming{Key: tr.Key("wecom_kf", "shop", fmt.Sprint("kf/u", i)), Grant: KFMessage})
+	}
+	var along *redis.IntCmd
+	errs := tr.ArmManyAlong(ctx, arms, func(pipe redis.Pipeliner) { along = pipe.Incr(ctx, "kefu:along") })
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	return along.Val()
+}
+
+// trackerCountingTrips returns a tracker on a test Redis and a function
+// reading how many round trips its client has made so far.
+func trackerCountingTrips(t *testing.T) (*Tracker, func() float64) {
 	db := redistest.New(t)
 	m := metrics.New()
 	db.Client.AddHook(m.RedisHook())
-	ctx := context.Background()
-	tr := New(db.Client, "kefu:win:", nil)
 	trips := func() float64 {
 		var out dto.Metric
 		_ = m.RedisRoundTrips.Write(&out)
 		return out.GetCounter().GetValue()
 	}
-	page := func() ([]error, []*redis.IntCmd) {
-		var arms []Arming
-		for i := range 50 {
-			arms = append(arms, Arming{Key: tr.Key("wecom_kf", "shop", fmt.Sprint("kf/u", i)), Grant: KFMessage})
-		}
-		var along []*redis.IntCmd
-		errs := tr.ArmManyAlong(ctx, arms, func(pipe redis.Pipeliner) {
-			along = append(along, pipe.Incr(ctx, "kefu:along"))
-		})
-		return errs, along
-	}
-	page() // loads the script and opens the connection
-	before := trips()
-	errs, along := page()
-	if err := errors.Join(errs...); err != nil {
-		t.Fatal(err)
-	}
-	if got := trips() - before; got != 1 {
-		t.Fatalf("a page of 50 grants and a command along took %.0f round trips, want 1", got)
-	}
-	if along[0].Val() != 2 {
-		t.Fatalf("the command along answered %d, want 2 (its second run)", along[0].Val())
-	}
-	if err := db.Client.ScriptFlush(ctx).Err(); err != nil {
-		t.Fatal(err)
-	}
-	errs, _ = page()
-	if err := errors.Join(errs...); err != nil {
-		t.Fatalf("after NOSCRIPT: %v", err)
-	}
-	if n := db.Client.Get(ctx, "kefu:along").Val(); n != "3" {
-		t.Fatalf("the command along ran %s times over three pages, want 3", n)
-	}
-	if errs := tr.ArmManyAlong(ctx, nil, func(redis.Pipeliner) { t.Error("sent along without grants") }); errs != nil {
-		t.Fatalf("no grants: %v", errs)
-	}
+	return New(db.Client, "kefu:win:", nil), trips
+}
+
+// trackerOnFakeClock returns a test Redis and a tracker on it whose clock
+// moves only when the test advances it.
+func trackerOnFakeClock(t *testing.T) (*redistest.DB, *clock.Fake, *Tracker) {
+	db := redistest.New(t)
+	clk := clock.NewFake(time.Unix(1_800_000_000, 0))
+	return db, clk, New(db.Client, "kefu:win:", clk.Now)
 }
