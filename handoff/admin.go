@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -268,11 +267,7 @@ func (s *Service) LeftMessages(ctx context.Context, n int) ([]LeftMessage, error
 	}
 	out := make([]LeftMessage, 0, len(xs))
 	for _, x := range xs {
-		v := func(k string) string { s, _ := x.Values[k].(string); return s }
-		ts, _ := strconv.ParseInt(v("ts"), 10, 64)
-		out = append(out, LeftMessage{ID: x.ID, Conversation: v("conversation"), Queue: v("queue"), Channel: v("channel"),
-			Account: v("account"), CustomerID: v("customer"), CustomerName: v("name"), Text: v("text"), Why: v("why"),
-			At: time.UnixMilli(ts)})
+		out = append(out, leftMessage(x.ID, x.Values))
 	}
 	return out, nil
 }

@@ -142,7 +142,9 @@ func (s *Service) leaveMessage(ctx context.Context, r *Record, msg message.Messa
 		return s.tell(ctx, r, s.cfg.Texts.LeftQueue)
 	}
 	s.log.Info("customer left a message for the agents", zapConv(r.Conversation), zapQueue(r.Queue))
-	return s.tell(ctx, r, s.cfg.Texts.MessageLeft)
+	err := s.tell(ctx, r, s.cfg.Texts.MessageLeft)
+	s.noticeLeftOnline(ctx, r.Queue)
+	return err
 }
 
 // repairOwner handles a conversation whose owner is set with no handoff

@@ -50,5 +50,8 @@ func (k keys) csatLog() string { return k.p() + "csat:log" }
 // messages is a stream of messages customers left for the agents.
 func (k keys) messages() string { return k.p() + "msgs" }
 
+// leftCursor is the id of the last left message the agent was told of.
+func (k keys) leftCursor(agent string) string { return k.p() + "leftseen:" + agent }
+
 // tags is a contact's set of tags, keyed by conversation (one customer on one account).
 func (k keys) tags(conv string) string { return k.Prefix + "contact:{" + conv + "}:tags" }

@@ -58,6 +58,7 @@ package store
 //	{ho}:csat:agents                    hash <agent>:n <agent>:sum <agent>:s1..s5
 //	{ho}:csat:log                       stream of every rating
 //	{ho}:msgs                           stream of messages customers left for the agents
+//	{ho}:leftseen:<agent>               id of the last left message the agent was told of, TTL 30 days
 //	contact:{<conv>}:tags               set of the customer's tags from /tag, only without the contacts store (handoff.RedisTags)
 type Keys struct {
 	Prefix string

@@ -1,0 +1,144 @@
+package handoff
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kefu-gateway/kefu/adapters/message"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+)
+
+// A customer who leaves a message is told "客服会尽快联系您", so the agents
+// who serve the queue must hear of it: at once when they are online,
+// otherwise in one notice when they next come online (their first message
+// after presence lapsed, /online, /accept). Each agent has a cursor in the
+// stream of left messages; takeLeftScript reads past it and moves it in one
+// step, so every message reaches every agent once, however many processes
+// deliver. The operator API (GET /handoff/messages) still lists them all.
+
+const (
+	// leftNoticeMax bounds the messages listed in one notice; the rest
+	// are counted.
+	leftNoticeMax = 10
+	// leftTakeMax bounds the stream entries one notice reads past; a
+	// longer backlog comes with the next.
+	leftTakeMax = 200
+	// leftLookback is how far back an agent's first notice reaches.
+	leftLookback = 24 * time.Hour
+	// leftCursorTTL forgets the cursor of an agent who has not come
+	// online for a month (their next notice then reaches leftLookback back).
+	leftCursorTTL = 30 * 24 * time.Hour
+	// leftTextRunes clips each message in a notice; the operator API has
+	// the whole text.
+	leftTextRunes = 200
+)
+
+// takeLeftScript returns the left messages after the agent's cursor (or
+// from ARGV[1] when the agent has none) and moves the cursor past them.
+//
+//	KEYS: 1 messages stream, 2 agent's cursor
+//	ARGV: 1 first id when there is no cursor, 2 max entries, 3 cursor TTL ms
+var takeLeftScript = redis.NewScript(`
+local cur = redis.call('GET', KEYS[2])
+local xs = redis.call('XRANGE', KEYS[1], cur or ARGV[1], '+', 'COUNT', tonumber(ARGV[2]) + 1)
+if cur and #xs > 0 and xs[1][1] == cur then table.remove(xs, 1) end
+while #xs > tonumber(ARGV[2]) do table.remove(xs) end
+if #xs > 0 then redis.call('SET', KEYS[2], xs[#xs][1], 'PX', ARGV[3]) end
+return xs`)
+
+// noticeLeftOnline tells the queue's online agents of a message just left.
+func (s *Service) noticeLeftOnline(ctx context.Context, queue string) {
+	for _, a := range s.queueAgents[queue] {
+		online, err := s.isOnline(ctx, a)
+		if err != nil {
+			s.logErr("reading agent presence failed", err, zap.String("agent", a.ID))
+			continue
+		}
+		if online {
+			s.noticeLeft(ctx, a)
+		}
+	}
+}
+
+// noticeLeft sends agent a the messages left for their queues since their
+// last notice, if any.
+func (s *Service) noticeLeft(ctx context.Context, a *AgentConfig) {
+	if !s.cfg.LeaveMessage.Enabled {
+		return
+	}
+	first := strconv.FormatInt(ms(s.clock.Now().Add(-leftLookback)), 10) + "-0"
+	res, err := takeLeftScript.Run(ctx, s.rdb, []string{s.keys.messages(), s.keys.leftCursor(a.ID)},
+		first, leftTakeMax, leftCursorTTL.Milliseconds()).Slice()
+	if err != nil {
+		s.logErr("reading left messages failed", err, zap.String("agent", a.ID))
+		return
+	}
+	var mine []LeftMessage
+	for _, x := range res {
+		if m, ok := decodeLeft(x); ok && s.serves(a, m.Queue) {
+			mine = append(mine, m)
+		}
+	}
+	if len(mine) == 0 {
+		return
+	}
+	s.notifyAgent(ctx, a, leftNoticeText(mine, s.zone()))
+}
+
+// serves reports whether agent a serves queue.
+func (s *Service) serves(a *AgentConfig, queue string) bool {
+	for _, b := range s.queueAgents[queue] {
+		if b == a {
+			return true
+		}
+	}
+	return false
+}
+
+// decodeLeft reads one XRANGE entry ({id, {field, value, ...}}) of the
+// left-message stream.
+func decodeLeft(x any) (LeftMessage, bool) {
+	e, ok := x.([]any)
+	if !ok || len(e) != 2 {
+		return LeftMessage{}, false
+	}
+	id, _ := e[0].(string)
+	kv, _ := e[1].([]any)
+	f := make(map[string]any, len(kv)/2)
+	for i := 0; i+1 < len(kv); i += 2 {
+		if k, ok := kv[i].(string); ok {
+			f[k] = kv[i+1]
+		}
+	}
+	return leftMessage(id, f), true
+}
+
+// leftMessage builds a LeftMessage from a stream entry's fields.
+func leftMessage(id string, f map[string]any) LeftMessage {
+	v := func(k string) string { s, _ := f[k].(string); return s }
+	ts, _ := strconv.ParseInt(v("ts"), 10, 64)
+	return LeftMessage{ID: id, Conversation: v("conversation"), Queue: v("queue"), Channel: v("channel"),
+		Account: v("account"), CustomerID: v("customer"), CustomerName: v("name"), Text: v("text"), Why: v("why"),
+		At: time.UnixMilli(ts)}
+}
+
+// leftNoticeText lists the messages, oldest first, at most leftNoticeMax,
+// with their times in loc.
+func leftNoticeText(ms []LeftMessage, loc *time.Location) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "您有 %d 条客户留言：", len(ms))
+	for i, m := range ms {
+		if i == leftNoticeMax {
+			fmt.Fprintf(&b, "\n……另有 %d 条，请在管理后台查看。", len(ms)-leftNoticeMax)
+			break
+		}
+		name := customerName(&Record{Customer: message.Party{ID: m.CustomerID, Name: m.CustomerName}})
+		fmt.Fprintf(&b, "\n%d. %s %s（%s）：%s", i+1, m.At.In(loc).Format("01-02 15:04"), name, m.Channel,
+			clip(oneLine(m.Text), leftTextRunes))
+	}
+	return b.String()
+}

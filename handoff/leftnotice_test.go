@@ -1,0 +1,96 @@
+package handoff_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kefu-gateway/kefu/internal/clock"
+)
+
+// closedSupport is a support queue closed at the weekend, served by alice
+// (who has its skill) and not by bob.
+const closedSupport = `
+agent_channel: fake
+queues:
+  - id: support
+    name: 售后
+    skills: [support]
+    business_hours:
+      time_zone: Asia/Shanghai
+      weekly: [ { days: mon-fri, hours: "09:00-18:00" } ]
+agents:
+  - { id: alice, name: Alice, wecom_user: alice-wx, wecom_app: WECOM, skills: [support] }
+  - { id: bob, name: Bob, wecom_user: bob-wx, wecom_app: WECOM, skills: [] }
+`
+
+const leftNotice = "条客户留言"
+
+// saturday is 11:00 on a Saturday in Shanghai, when the queue is closed.
+var saturday = time.Date(2026, 3, 7, 11, 0, 0, 0, time.FixedZone("CST", 8*3600))
+
+// leave has user ask for a human while the queue is closed and leave text.
+func (e *env) leave(user, text string) {
+	e.t.Helper()
+	e.customer(user, "人工")
+	e.waitFor(e.shop, user, "您可以直接发送留言")
+	e.customer(user, text)
+	e.waitFor(e.shop, user, "已收到您的留言")
+}
+
+// The customer is told "客服会尽快联系您": an agent of the queue who is
+// online hears of the message at once, with when, who, where and what; an
+// agent who does not serve the queue does not.
+func TestLeftMessageReachesOnlineAgentAtOnce(t *testing.T) {
+	e := setup(t, options{clock: clock.NewFake(saturday), handoff: closedSupport})
+	e.agent("alice-wx", "/online")
+	e.agent("bob-wx", "/online")
+	e.leave("u1", "请周一给我回电   13800000000")
+	n := e.waitFor(e.wecom, "alice-wx", leftNotice)
+	for _, want := range []string{"您有 1 条客户留言", "03-07 11:00", "顾客u1", "请周一给我回电 13800000000"} {
+		if !strings.Contains(n.Text, want) {
+			t.Errorf("notice lacks %q:\n%s", want, n.Text)
+		}
+	}
+	e.settle()
+	if c := countWith(e.wecom, "bob-wx", leftNotice); c != 0 {
+		t.Errorf("bob, who does not serve the queue, got %d notices", c)
+	}
+	if c := countWith(e.wecom, "alice-wx", leftNotice); c != 1 {
+		t.Errorf("alice got %d notices, want 1", c)
+	}
+}
+
+// Messages left while the agent is away reach them together when they come
+// online, once: going offline and online again repeats nothing, and a
+// message left while they are online comes on its own.
+func TestLeftMessagesWaitForTheAgentToComeOnline(t *testing.T) {
+	e := setup(t, options{clock: clock.NewFake(saturday), handoff: closedSupport})
+	e.leave("u1", "发票抬头写错了")
+	e.leave("u2", "退款什么时候到账")
+	e.settle()
+	if c := countWith(e.wecom, "alice-wx", leftNotice); c != 0 {
+		t.Fatalf("alice, offline, got %d notices", c)
+	}
+	e.agent("alice-wx", "/online")
+	n := e.waitFor(e.wecom, "alice-wx", leftNotice)
+	if !strings.Contains(n.Text, "您有 2 条客户留言") || strings.Index(n.Text, "发票") > strings.Index(n.Text, "退款") {
+		t.Fatalf("notice should list both, oldest first:\n%s", n.Text)
+	}
+	e.agent("alice-wx", "/offline")
+	e.agent("alice-wx", "/online")
+	e.leave("u3", "换货地址改一下")
+	e.waitCount(e.wecom, "alice-wx", leftNotice, 2)
+	e.settle()
+	got := sentTo(e.wecom, "alice-wx")
+	var notices []string
+	for _, m := range got {
+		if strings.Contains(m.Text, leftNotice) {
+			notices = append(notices, m.Text)
+		}
+	}
+	if len(notices) != 2 || !strings.Contains(notices[1], "您有 1 条客户留言") || !strings.Contains(notices[1], "换货地址") ||
+		strings.Contains(notices[1], "发票") {
+		t.Fatalf("notices = %q, want the first two once and the third on its own", notices)
+	}
+}
