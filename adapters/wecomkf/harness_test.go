@@ -52,17 +52,28 @@ func testAccounts(apiBase string) string {
 `
 }
 
-// recorder is an adapters.Inbound that keeps what it is given.
+// recorder is an adapters.Inbound that keeps what it is given, or refuses
+// everything with fail (a router that cannot reach Redis).
 type recorder struct {
 	mu   sync.Mutex
 	msgs []message.Message
+	fail error
 }
 
 func (r *recorder) Accept(_ context.Context, m message.Message) (adapters.Turn, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.fail != nil {
+		return nil, r.fail
+	}
 	r.msgs = append(r.msgs, m)
 	return doneTurn{}, nil
+}
+
+func (r *recorder) failWith(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.fail = err
 }
 
 func (r *recorder) messages() []message.Message {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -105,6 +106,38 @@ func TestSyncGoldenPage(t *testing.T) {
 	// With nothing announced since, a follow-up pull ends without a call.
 	if err := a.sync(ctx, goldenKfID); err != nil || len(srv.pulls) != 2 {
 		t.Errorf("follow-up pull: %v, %d pulls", err, len(srv.pulls))
+	}
+}
+
+// The cursor moves only past a page the router took: when dispatching
+// fails, the pull fails (the task is retried), the cursor and the pull's
+// completion stay as they were, and the next pull reads the same page
+// again, so no message is skipped.
+func TestCursorSavedOnlyAfterDispatch(t *testing.T) {
+	srv := newGoldenSyncServer(t)
+	e := newEnv(t, testAccounts(srv.URL), time.Unix(1700000600, 0))
+	a := e.ch.accounts["shop"]
+	ctx := context.Background()
+	e.deps.Redis.Set(ctx, a.keys.sync(goldenKfID, "seq"), 3, 0)
+	e.in.failWith(errTest)
+	if err := a.sync(ctx, goldenKfID); !errors.Is(err, errTest) {
+		t.Fatalf("pull with a failing router = %v, want the router's error", err)
+	}
+	if n, _ := e.deps.Redis.Exists(ctx, a.keys.sync(goldenKfID, "cursor"), a.keys.sync(goldenKfID, "synced")).Result(); n != 0 {
+		t.Fatalf("%d of cursor and synced were saved after a failed dispatch", n)
+	}
+	e.in.failWith(nil)
+	if err := a.sync(ctx, goldenKfID); err != nil {
+		t.Fatal(err)
+	}
+	if len(srv.pulls) != 3 || srv.pulls[1]["cursor"] != nil {
+		t.Fatalf("pulls = %v, want the first page read again", srv.pulls)
+	}
+	if len(e.in.messages()) == 0 {
+		t.Fatal("the page read again reached nobody")
+	}
+	if c, _ := e.deps.Redis.Get(ctx, a.keys.sync(goldenKfID, "cursor")).Result(); c != "golden-cursor-2" {
+		t.Errorf("saved cursor %q after the page went through", c)
 	}
 }
 
