@@ -14,6 +14,7 @@ import (
 	"github.com/kefu-gateway/kefu/adapters/internal/conformance"
 	"github.com/kefu-gateway/kefu/adapters/internal/fakeplatform"
 	"github.com/kefu-gateway/kefu/adapters/message"
+	"github.com/kefu-gateway/kefu/adapters/wechatoa"
 	"github.com/kefu-gateway/kefu/internal/testutil/apptest"
 	"github.com/kefu-gateway/kefu/internal/testutil/fakellm"
 	"github.com/kefu-gateway/kefu/router"
@@ -140,35 +141,40 @@ func slowAnswer(t *testing.T, h *harness, text, want string, retryEvery time.Dur
 // answer to that message. Nothing ever calls the API.
 func TestUnverifiedDefersSlowAnswerToNextMessage(t *testing.T) {
 	t.Parallel()
-	url, _ := slowServer(t, 800*time.Millisecond)
-	h := newHarness(t, "plain", "")
-	h.unverified = true
-	h.budget = 300 * time.Millisecond
-	h.flowsDir = testFlows(t, url)
-	srv := h.Start(t, nil)
-	const customer = "oUserUnverified"
-	conv := "wechat_oa:shop:" + customer
-	if _, reply := h.say(t, srv, oaText(customer, "查物流", 1, time.Now())); reply != conformanceHint() {
-		t.Fatalf("slow answer replaced by %q, want the deferred hint", reply)
+	const custom = "稍等，正在帮您查，回复任意内容看结果。"
+	for _, tt := range []struct{ name, extra, hint string }{
+		{"default hint", "", wechatoa.DefaultDeferredHint},
+		{"configured hint", "deferred_hint: " + custom, custom},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			url, _ := slowServer(t, 800*time.Millisecond)
+			h := newHarness(t, "plain", tt.extra)
+			h.unverified = true
+			h.budget = 300 * time.Millisecond
+			h.flowsDir = testFlows(t, url)
+			srv := h.Start(t, nil)
+			const customer = "oUserUnverified"
+			conv := "wechat_oa:shop:" + customer
+			if _, reply := h.say(t, srv, oaText(customer, "查物流", 1, time.Now())); reply != tt.hint {
+				t.Fatalf("slow answer replaced by %q, want the deferred hint %q", reply, tt.hint)
+			}
+			eventually(t, 10*time.Second, "the answer kept for the next message", func() bool {
+				return srv.DB.Client.LLen(context.Background(), srv.App.Store.Keys.Pending(conv)).Val() == 1
+			})
+			_, reply := h.say(t, srv, oaText(customer, "你好", 2, time.Now()))
+			if reply != answerTracking+"\n\n"+answerHello {
+				t.Fatalf("next message answered %q, want the kept answer then the new one", reply)
+			}
+			if n := len(h.fake.Requests()); n != 0 {
+				t.Fatalf("an unverified account called the API %d times", n)
+			}
+			a, _ := srv.App.Adapters.Lookup(h.Kind(), account)
+			if w, _ := a.(adapters.WindowChecker).Window(context.Background(), message.Party{ID: customer}); w.Open || !strings.Contains(w.Reason, "unverified") {
+				t.Fatalf("window of an unverified account = %+v, want closed with the reason", w)
+			}
+		})
 	}
-	eventually(t, 10*time.Second, "the answer kept for the next message", func() bool {
-		return srv.DB.Client.LLen(context.Background(), srv.App.Store.Keys.Pending(conv)).Val() == 1
-	})
-	_, reply := h.say(t, srv, oaText(customer, "你好", 2, time.Now()))
-	if reply != answerTracking+"\n\n"+answerHello {
-		t.Fatalf("next message answered %q, want the kept answer then the new one", reply)
-	}
-	if n := len(h.fake.Requests()); n != 0 {
-		t.Fatalf("an unverified account called the API %d times", n)
-	}
-	a, _ := srv.App.Adapters.Lookup(h.Kind(), account)
-	if w, _ := a.(adapters.WindowChecker).Window(context.Background(), message.Party{ID: customer}); w.Open || !strings.Contains(w.Reason, "unverified") {
-		t.Fatalf("window of an unverified account = %+v, want closed with the reason", w)
-	}
-}
-
-func conformanceHint() string {
-	return "正在为您查询，请稍后回复任意内容获取结果。"
 }
 
 // An unverified account delivers a long answer a part per customer
