@@ -104,7 +104,8 @@ func (f *fakeFlows) list(prefix string) []string {
 	return out
 }
 
-func setup(t testing.TB, accounts []string, fcfg func(*followup.Config), ccfg func(*contacts.Config)) *env {
+// setup builds the env; limits, when given, are the rate_limits block.
+func setup(t testing.TB, accounts []string, fcfg func(*followup.Config), ccfg func(*contacts.Config), limits ...ratelimit.Config) *env {
 	t.Helper()
 	fakechannel.Register()
 	db := redistest.New(t)
@@ -155,11 +156,15 @@ func setup(t testing.TB, accounts []string, fcfg func(*followup.Config), ccfg fu
 	}
 	cs := contacts.NewStore(db.Client, keys, cc, clk)
 	ff := &fakeFlows{}
-	limits := ratelimit.NewChannels(ratelimit.New(db.Client, keys, nil), ratelimit.Config{})
+	rl := ratelimit.Config{}
+	if len(limits) > 0 {
+		rl = limits[0]
+	}
+	channelLimits := ratelimit.NewChannels(ratelimit.New(db.Client, keys, nil), rl)
 	at := func(clk *clock.Fake) *followup.Scheduler {
 		cs := contacts.NewStore(db.Client, keys, cc, clk)
 		out := followup.NewOutreach(followup.Deps{Redis: db.Client, Keys: keys, Contacts: cs, Lookup: as.Lookup, Recorder: r,
-			Flows: ff, Limits: limits, Clock: clk, Log: log, Metrics: m}, fc)
+			Flows: ff, Limits: channelLimits, Clock: clk, Log: log, Metrics: m}, fc)
 		return followup.NewScheduler(out, tasks, asynq.NewInspectorFromRedisClient(db.Client))
 	}
 	sched := at(clk)
