@@ -1,0 +1,107 @@
+package handoff_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kefu-gateway/kefu/adapters/message"
+	"github.com/kefu-gateway/kefu/handoff"
+	"github.com/kefu-gateway/kefu/internal/testutil/fakechannel"
+	"github.com/kefu-gateway/kefu/internal/testutil/redistest"
+)
+
+const contentionConfig = `
+agent_channel: fake
+position_interval: 0s
+agents:
+  - { id: alice, name: Alice, wecom_user: alice-wx, wecom_app: WECOM, max_concurrent: 2 }
+  - { id: bob, name: Bob, wecom_user: bob-wx, wecom_app: WECOM, max_concurrent: 2 }
+`
+
+// Two kefu processes on one Redis, each with its own workers, take ten
+// requests for a human at once. The claim is atomic: the agents' four
+// places are filled exactly, nobody is assigned twice or to two agents,
+// each assigned customer is greeted once, and the other six wait.
+func TestConcurrentRequestsNeverOverfillAgents(t *testing.T) {
+	db := redistest.New(t)
+	a := setup(t, options{db: db, handoff: contentionConfig, shopID: "raceshop", wecomID: "racewecom"})
+	b := setup(t, options{db: db, handoff: contentionConfig, shopID: "raceshop", wecomID: "racewecom"})
+	a.agent("alice-wx", "/online")
+	a.agent("bob-wx", "/online")
+	const n = 10
+	var wg sync.WaitGroup
+	for i := range n {
+		e := []*env{a, b}[i%2]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			user := fmt.Sprint("u", i)
+			m := message.Message{ID: "race-" + user, Channel: fakechannel.Kind, Account: e.shopID, ConversationID: e.conv(user),
+				From: message.Party{ID: user, Name: "顾客" + user}, Kind: message.KindText, Text: "人工"}
+			turn, err := e.r.Accept(context.Background(), m)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			<-turn.Done()
+			if err := turn.Err(); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	sent := func(id, substr string) int { return countWith(a.wecom, id, substr) + countWith(b.wecom, id, substr) }
+	deadline := time.Now().Add(10 * time.Second)
+	for sent("alice-wx", "【新客户】")+sent("bob-wx", "【新客户】") < 4 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	a.settle()
+	b.settle()
+	if na, nb := sent("alice-wx", "【新客户】"), sent("bob-wx", "【新客户】"); na != 2 || nb != 2 {
+		t.Fatalf("notices: alice %d, bob %d; want 2 each (max_concurrent)", na, nb)
+	}
+	agents, err := a.svc.Agents(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	owners := map[string]string{}
+	for _, ag := range agents {
+		if ag.Load != 2 {
+			t.Errorf("%s's load is %d, want 2", ag.ID, ag.Load)
+		}
+		for _, c := range ag.Conversations {
+			if prev, dup := owners[c]; dup {
+				t.Errorf("%s assigned to both %s and %s", c, prev, ag.ID)
+			}
+			owners[c] = ag.ID
+		}
+	}
+	assigned, waiting := 0, 0
+	for i := range n {
+		user := fmt.Sprint("u", i)
+		greetings := countWith(a.shop, user, "您好，客服") + countWith(b.shop, user, "您好，客服")
+		switch d := a.detail(user); d.Status {
+		case handoff.StatusAssigned:
+			assigned++
+			if greetings != 1 || owners[a.conv(user)] != d.Agent || a.owner(user) != "agent:"+d.Agent {
+				t.Errorf("%s: %d greetings, agent %q, listed under %q, owner %q", user, greetings, d.Agent, owners[a.conv(user)], a.owner(user))
+			}
+		case handoff.StatusQueued:
+			waiting++
+			if greetings != 0 {
+				t.Errorf("%s waits but was greeted", user)
+			}
+		default:
+			t.Errorf("%s: status %s", user, d.Status)
+		}
+	}
+	if assigned != 4 || waiting != 6 {
+		t.Fatalf("%d assigned, %d waiting; want 4 and 6", assigned, waiting)
+	}
+	if w, _ := a.svc.Waiting(context.Background(), ""); len(w) != 6 {
+		t.Fatalf("%d in the queue, want 6", len(w))
+	}
+}
