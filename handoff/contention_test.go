@@ -7,28 +7,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kefu-gateway/kefu/adapters/message"
 	"github.com/kefu-gateway/kefu/handoff"
-	"github.com/kefu-gateway/kefu/internal/testutil/fakechannel"
 	"github.com/kefu-gateway/kefu/internal/testutil/redistest"
 )
 
-const contentionConfig = `
-agent_channel: fake
-position_interval: 0s
-agents:
-  - { id: alice, name: Alice, wecom_user: alice-wx, wecom_app: WECOM, max_concurrent: 2 }
-  - { id: bob, name: Bob, wecom_user: bob-wx, wecom_app: WECOM, max_concurrent: 2 }
-`
-
 // Two kefu processes on one Redis, each with its own workers, take ten
-// requests for a human at once. The claim is atomic: the agents' four
-// places are filled exactly, nobody is assigned twice or to two agents,
-// each assigned customer is greeted once, and the other six wait.
+// requests for a human at once. The claim is atomic: the two agents' one
+// place each is filled exactly, nobody is assigned twice or to two agents,
+// each assigned customer is greeted once, and the other eight wait.
 func TestConcurrentRequestsNeverOverfillAgents(t *testing.T) {
 	db := redistest.New(t)
-	a := setup(t, options{db: db, handoff: contentionConfig, shopID: "raceshop", wecomID: "racewecom"})
-	b := setup(t, options{db: db, handoff: contentionConfig, shopID: "raceshop", wecomID: "racewecom"})
+	a := setup(t, options{db: db, shopID: "raceshop", wecomID: "racewecom"})
+	b := setup(t, options{db: db, shopID: "raceshop", wecomID: "racewecom"})
 	a.agent("alice-wx", "/online")
 	a.agent("bob-wx", "/online")
 	const n = 10
@@ -38,16 +28,7 @@ func TestConcurrentRequestsNeverOverfillAgents(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			user := fmt.Sprint("u", i)
-			m := message.Message{ID: "race-" + user, Channel: fakechannel.Kind, Account: e.shopID, ConversationID: e.conv(user),
-				From: message.Party{ID: user, Name: "顾客" + user}, Kind: message.KindText, Text: "人工"}
-			turn, err := e.r.Accept(context.Background(), m)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			<-turn.Done()
-			if err := turn.Err(); err != nil {
+			if err := e.acceptErr(e.customerMessage(fmt.Sprint("u", i), "人工")); err != nil {
 				t.Error(err)
 			}
 		}()
@@ -55,13 +36,13 @@ func TestConcurrentRequestsNeverOverfillAgents(t *testing.T) {
 	wg.Wait()
 	sent := func(id, substr string) int { return countWith(a.wecom, id, substr) + countWith(b.wecom, id, substr) }
 	deadline := time.Now().Add(10 * time.Second)
-	for sent("alice-wx", "【新客户】")+sent("bob-wx", "【新客户】") < 4 && time.Now().Before(deadline) {
+	for sent("alice-wx", "【新客户】")+sent("bob-wx", "【新客户】") < 2 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	a.settle()
 	b.settle()
-	if na, nb := sent("alice-wx", "【新客户】"), sent("bob-wx", "【新客户】"); na != 2 || nb != 2 {
-		t.Fatalf("notices: alice %d, bob %d; want 2 each (max_concurrent)", na, nb)
+	if na, nb := sent("alice-wx", "【新客户】"), sent("bob-wx", "【新客户】"); na != 1 || nb != 1 {
+		t.Fatalf("notices: alice %d, bob %d; want 1 each (max_concurrent)", na, nb)
 	}
 	agents, err := a.svc.Agents(context.Background())
 	if err != nil {
@@ -69,8 +50,8 @@ func TestConcurrentRequestsNeverOverfillAgents(t *testing.T) {
 	}
 	owners := map[string]string{}
 	for _, ag := range agents {
-		if ag.Load != 2 {
-			t.Errorf("%s's load is %d, want 2", ag.ID, ag.Load)
+		if ag.Load != 1 {
+			t.Errorf("%s's load is %d, want 1", ag.ID, ag.Load)
 		}
 		for _, c := range ag.Conversations {
 			if prev, dup := owners[c]; dup {
@@ -98,10 +79,10 @@ func TestConcurrentRequestsNeverOverfillAgents(t *testing.T) {
 			t.Errorf("%s: status %s", user, d.Status)
 		}
 	}
-	if assigned != 4 || waiting != 6 {
-		t.Fatalf("%d assigned, %d waiting; want 4 and 6", assigned, waiting)
+	if assigned != 2 || waiting != 8 {
+		t.Fatalf("%d assigned, %d waiting; want 2 and 8", assigned, waiting)
 	}
-	if w, _ := a.svc.Waiting(context.Background(), ""); len(w) != 6 {
-		t.Fatalf("%d in the queue, want 6", len(w))
+	if w, _ := a.svc.Waiting(context.Background(), ""); len(w) != 8 {
+		t.Fatalf("%d in the queue, want 8", len(w))
 	}
 }

@@ -214,10 +214,15 @@ func (e *env) conv(user string) string { return "fake:" + e.shopID + ":" + user 
 // customer sends text as customer user and waits for the turn to finish.
 func (e *env) customer(user, text string) message.Message {
 	e.t.Helper()
-	m := message.Message{ID: fmt.Sprintf("c%d", msgSeq.Add(1)), Channel: fakechannel.Kind, Account: e.shopID,
-		ConversationID: e.conv(user), From: message.Party{ID: user, Name: "顾客" + user}, Kind: message.KindText, Text: text}
+	m := e.customerMessage(user, text)
 	e.accept(m)
 	return m
+}
+
+// customerMessage is customer user's text message on the shop account.
+func (e *env) customerMessage(user, text string) message.Message {
+	return message.Message{ID: fmt.Sprintf("c%d", msgSeq.Add(1)), Channel: fakechannel.Kind, Account: e.shopID,
+		ConversationID: e.conv(user), From: message.Party{ID: user, Name: "顾客" + user}, Kind: message.KindText, Text: text}
 }
 
 // askHuman sends 人工 as customer user and waits until the handoff has
@@ -262,14 +267,20 @@ func (e *env) agent(wx, text string) {
 
 func (e *env) accept(m message.Message) {
 	e.t.Helper()
+	if err := e.acceptErr(m); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// acceptErr hands m to the router and waits for the turn; safe to call
+// from other goroutines.
+func (e *env) acceptErr(m message.Message) error {
 	turn, err := e.r.Accept(context.Background(), m)
 	if err != nil {
-		e.t.Fatal(err)
+		return err
 	}
 	<-turn.Done()
-	if err := turn.Err(); err != nil {
-		e.t.Fatal(err)
-	}
+	return turn.Err()
 }
 
 // request hands user's conversation to a human, as the lead's wiring of

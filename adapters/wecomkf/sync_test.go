@@ -58,16 +58,24 @@ func newGoldenSyncServerB(t testing.TB) *goldenSyncServer {
 	return g
 }
 
+// goldenPull is the shop account against the golden sync server, with
+// three callbacks announced (sync state seq 3) and nothing pulled yet.
+func goldenPull(t *testing.T) (*goldenSyncServer, *env, *Account) {
+	t.Helper()
+	srv := newGoldenSyncServer(t)
+	e := newEnv(t, testAccounts(srv.URL), time.Unix(1700000600, 0))
+	a := e.ch.accounts["shop"]
+	e.deps.Redis.Set(context.Background(), a.keys.sync(goldenKfID, "seq"), 3, 0)
+	return srv, e, a
+}
+
 // The golden page goes through the whole pull: customer messages and the
 // enter_session event reach the router in page order, normalized as in
 // testdata/sync_page.want.json; servicer messages and other events do not;
 // the cursor advances page by page and the pull is marked complete.
 func TestSyncGoldenPage(t *testing.T) {
-	srv := newGoldenSyncServer(t)
-	e := newEnv(t, testAccounts(srv.URL), time.Unix(1700000600, 0))
-	a := e.ch.accounts["shop"]
+	srv, e, a := goldenPull(t)
 	ctx := context.Background()
-	e.deps.Redis.Set(ctx, a.keys.sync(goldenKfID, "seq"), 3, 0)
 	e.deps.Redis.Set(ctx, a.keys.sync(goldenKfID, "token"), "ENCcallbacktoken", 0)
 	if err := a.sync(ctx, goldenKfID); err != nil {
 		t.Fatal(err)
@@ -114,11 +122,8 @@ func TestSyncGoldenPage(t *testing.T) {
 // completion stay as they were, and the next pull reads the same page
 // again, so no message is skipped.
 func TestCursorSavedOnlyAfterDispatch(t *testing.T) {
-	srv := newGoldenSyncServer(t)
-	e := newEnv(t, testAccounts(srv.URL), time.Unix(1700000600, 0))
-	a := e.ch.accounts["shop"]
+	srv, e, a := goldenPull(t)
 	ctx := context.Background()
-	e.deps.Redis.Set(ctx, a.keys.sync(goldenKfID, "seq"), 3, 0)
 	e.in.failWith(errTest)
 	if err := a.sync(ctx, goldenKfID); !errors.Is(err, errTest) {
 		t.Fatalf("pull with a failing router = %v, want the router's error", err)
