@@ -133,6 +133,10 @@ type CSATConfig struct {
 	Enabled bool `yaml:"enabled"`
 	// Window is how long a rating is accepted after the question.
 	Window time.Duration `yaml:"window"`
+	// Flow, when set, is the flow /end starts instead of the 1–5 question:
+	// a survey of the team's own (the demo's satisfaction_survey). It
+	// starts only while the channel still lets kefu write to the customer.
+	Flow string `yaml:"flow"`
 }
 
 // KFServicerConfig routes one 微信客服 account's handoffs to WeCom's reception.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/kefu-gateway/kefu/adapters"
 	"github.com/kefu-gateway/kefu/adapters/message"
+	"github.com/kefu-gateway/kefu/router"
 	"go.uber.org/zap"
 )
 
@@ -19,6 +20,9 @@ import (
 // rating is optional, and anything else they write goes to the bot.
 func (s *Service) resolvedWithRating(ctx context.Context, r *Record) error {
 	window, ask := s.ratingWindow(ctx, r)
+	if ask && s.cfg.CSAT.Flow != "" {
+		return s.resolvedIntoSurvey(ctx, r)
+	}
 	texts := []string{s.cfg.Texts.Resolved}
 	if ask {
 		texts = append(texts, s.cfg.Texts.CSATQuestion)
@@ -33,6 +37,20 @@ func (s *Service) resolvedWithRating(ctx context.Context, r *Record) error {
 	pipe.PExpire(ctx, key, window)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("recording the rating question: %w", err)
+	}
+	return nil
+}
+
+// resolvedIntoSurvey tells the customer the agent ended the service and
+// starts the configured survey flow (csat.flow), whose questions and
+// answers are the team's own.
+func (s *Service) resolvedIntoSurvey(ctx context.Context, r *Record) error {
+	if _, err := s.deliver(ctx, r, message.Party{Role: message.RoleSystem}, s.cfg.Texts.Resolved); err != nil {
+		return err
+	}
+	conv := router.Conversation{ID: r.Conversation, Channel: r.Channel, Account: r.Account, Customer: r.Customer}
+	if err := s.flows.StartFlow(ctx, conv, s.cfg.CSAT.Flow); err != nil {
+		return fmt.Errorf("starting the survey flow %q: %w", s.cfg.CSAT.Flow, err)
 	}
 	return nil
 }

@@ -49,6 +49,15 @@ flows:
     triggers: { keywords: [menu] }
     steps:
       - say: "1. 查订单 2. 退货"
+  - id: survey
+    triggers: { keywords: [survey] }
+    steps:
+      - ask: 请为刚才的人工服务打分（1-5）
+        slot: score
+        type: number
+        min: 1
+        max: 5
+      - say: "感谢您的评价：{{slots.score}} 分"
 `
 
 // twoAgents is the default handoff block: Alice and Bob, one conversation each.
@@ -159,6 +168,7 @@ func setupTB(t testing.TB, o options) *env {
 		tags = handoff.ContactTags{Store: cs}
 	}
 	svc, err := handoff.New(cfg, handoff.Deps{Redis: db.Client, Keys: keys, Router: r, Adapters: set, Tasks: tasks,
+		Flows: r, FlowExists: func(id string) bool { return fs.Flow(id) != nil },
 		Clock: o.clock, Log: log, Metrics: m, Tags: tags})
 	if err != nil {
 		t.Fatal(err)

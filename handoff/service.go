@@ -26,6 +26,7 @@ import (
 	"github.com/kefu-gateway/kefu/adapters"
 	"github.com/kefu-gateway/kefu/adapters/message"
 	"github.com/kefu-gateway/kefu/internal/clock"
+	"github.com/kefu-gateway/kefu/internal/config"
 	"github.com/kefu-gateway/kefu/internal/metrics"
 	"github.com/kefu-gateway/kefu/internal/store"
 	"github.com/kefu-gateway/kefu/router"
@@ -59,10 +60,21 @@ type Deps struct {
 	Transcripts adapters.Transcripts
 	// Tags stores the tags agents put on customers: ContactTags{Store} with
 	// the contacts component; nil = a Redis set per conversation (RedisTags).
-	Tags    Tagger
-	Clock   clock.Clock
-	Log     *zap.Logger
-	Metrics *metrics.Metrics
+	Tags Tagger
+	// Flows starts the survey flow after /end (csat.flow); *router.Router
+	// implements it. Required only when csat.flow is set.
+	Flows FlowStarter
+	// FlowExists reports whether a flow id is loaded, to refuse a csat.flow
+	// naming none at start; nil skips the check.
+	FlowExists func(id string) bool
+	Clock      clock.Clock
+	Log        *zap.Logger
+	Metrics    *metrics.Metrics
+}
+
+// FlowStarter starts a flow in a conversation; *router.Router implements it.
+type FlowStarter interface {
+	StartFlow(ctx context.Context, conv router.Conversation, flowID string) error
 }
 
 // Service is the handoff: its hooks go into the router, its task handlers
@@ -72,6 +84,7 @@ type Service struct {
 	rdb      redis.UniversalClient
 	keys     keys
 	router   Deliverer
+	flows    FlowStarter
 	adapters AdapterLookup
 	tasks    adapters.Enqueuer
 	tx       adapters.Transcripts
@@ -118,6 +131,14 @@ func New(cfg Config, d Deps) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("creating handoff service: %w", err)
 	}
+	if f := cfg.CSAT.Flow; f != "" {
+		if d.Flows == nil {
+			return nil, errors.New("creating handoff service: csat.flow needs a flow starter")
+		}
+		if d.FlowExists != nil && !d.FlowExists(f) {
+			return nil, fmt.Errorf("creating handoff service: %w", config.Errorf("csat.flow", "no flow has the id %q", f))
+		}
+	}
 	if d.Clock == nil {
 		d.Clock = clock.Real{}
 	}
@@ -135,7 +156,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 		d.Tags = RedisTags{rdb: d.Redis, keys: k}
 	}
 	s := &Service{
-		cfg: cfg, rdb: d.Redis, keys: k, router: d.Router, adapters: d.Adapters, tasks: d.Tasks,
+		cfg: cfg, rdb: d.Redis, keys: k, router: d.Router, flows: d.Flows, adapters: d.Adapters, tasks: d.Tasks,
 		tx: d.Transcripts, tags: d.Tags, clock: d.Clock, log: d.Log.Named("handoff"), m: newMetrics(d.Metrics),
 		agents: map[string]*AgentConfig{}, byUser: map[string]*AgentConfig{}, queues: map[string]*QueueConfig{},
 		queueAgents: map[string][]*AgentConfig{}, kf: map[string]KFServicerConfig{}, leaveWords: map[string]bool{},

@@ -40,6 +40,7 @@ func (a *App) newEngage() error {
 	e.handoff, err = handoff.New(a.Cfg.Engage.Handoff, handoff.Deps{
 		Redis: st.Client, Keys: st.Keys, Router: a.Router, Adapters: a.Adapters, Tasks: a.Tasks,
 		Clock: a.opts.Clock, Log: a.Log, Metrics: a.Metrics, Tags: handoff.ContactTags{Store: e.contacts},
+		Flows: a.Router, FlowExists: func(id string) bool { return engine.Set().Flow(id) != nil },
 	})
 	if err != nil {
 		return fmt.Errorf("configuring handoff: %w", err)
