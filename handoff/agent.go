@@ -157,6 +157,8 @@ func (s *Service) runCommand(ctx context.Context, a *AgentConfig, p Parsed) (str
 		return helpText(), nil
 	case CmdList:
 		return s.listText(ctx, a)
+	case CmdMessages:
+		return s.recentLeftText(ctx, a)
 	case CmdOnline:
 		if _, err := s.heartbeat(ctx, a, online); err != nil {
 			return "", err

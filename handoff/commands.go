@@ -24,6 +24,7 @@ const (
 	CmdBot      Command = "bot"
 	CmdOnline   Command = "online"
 	CmdOffline  Command = "offline"
+	CmdMessages Command = "messages"
 	CmdHelp     Command = "help"
 )
 
@@ -55,11 +56,12 @@ var commandNames = map[Command]commandSpec{
 	CmdBot:      {[]string{"bot", "转机器人"}, argsNone, "/bot（转机器人）— 把当前客户交回智能客服（不请客户评价）"},
 	CmdOnline:   {[]string{"online", "上线"}, argsNone, "/online（上线）— 开始接待新客户"},
 	CmdOffline:  {[]string{"offline", "下线"}, argsNone, "/offline（下线）— 不再接待新客户，已有会话照常"},
+	CmdMessages: {[]string{"messages", "查看留言"}, argsNone, "/messages（查看留言）— 列出您所在队列最近的客户留言"},
 	CmdHelp:     {[]string{"help", "帮助", "?", "？"}, argsHelp, "/help（帮助）— 显示本说明"},
 }
 
 // commandOrder is the order of the help text.
-var commandOrder = []Command{CmdList, CmdSwitch, CmdAccept, CmdEnd, CmdTransfer, CmdNote, CmdTag, CmdBot, CmdOnline, CmdOffline, CmdHelp}
+var commandOrder = []Command{CmdList, CmdSwitch, CmdAccept, CmdEnd, CmdTransfer, CmdNote, CmdTag, CmdBot, CmdOnline, CmdOffline, CmdMessages, CmdHelp}
 
 func commandList() []string {
 	out := make([]string, 0, len(commandNames))

@@ -109,8 +109,8 @@ func TestCommandAliasesFromConfig(t *testing.T) {
 
 func TestHelpMentionsEveryCommand(t *testing.T) {
 	h := handoff.HelpText()
-	for _, c := range []string{"/list", "/switch", "/accept", "/end", "/transfer", "/note", "/tag", "/bot", "/online", "/offline", "/help",
-		"列表", "切换", "接入", "结束", "转接", "备注", "标签", "转机器人", "上线", "下线", "帮助"} {
+	for _, c := range []string{"/list", "/switch", "/accept", "/end", "/transfer", "/note", "/tag", "/bot", "/online", "/offline", "/messages", "/help",
+		"列表", "切换", "接入", "结束", "转接", "备注", "标签", "转机器人", "上线", "下线", "查看留言", "帮助"} {
 		if !strings.Contains(h, c) {
 			t.Errorf("help lacks %s", c)
 		}

@@ -3,6 +3,7 @@ package handoff
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -86,7 +87,7 @@ func (s *Service) noticeLeft(ctx context.Context, a *AgentConfig) {
 	if len(mine) == 0 {
 		return
 	}
-	s.notifyAgent(ctx, a, leftNoticeText(mine, s.zone()))
+	s.notifyAgent(ctx, a, leftNoticeText(fmt.Sprintf("您有 %d 条客户留言：", len(mine)), mine, s.zone()))
 }
 
 // serves reports whether agent a serves queue.
@@ -126,11 +127,34 @@ func leftMessage(id string, f map[string]any) LeftMessage {
 		At: time.UnixMilli(ts)}
 }
 
-// leftNoticeText lists the messages, oldest first, at most leftNoticeMax,
-// with their times in loc.
-func leftNoticeText(ms []LeftMessage, loc *time.Location) string {
+// recentLeftText answers /messages: the newest messages left for the
+// agent's queues, oldest first, whether or not they were told already.
+func (s *Service) recentLeftText(ctx context.Context, a *AgentConfig) (string, error) {
+	all, err := s.LeftMessages(ctx, leftTakeMax)
+	if err != nil {
+		return "", err
+	}
+	var mine []LeftMessage
+	for _, m := range all {
+		if s.serves(a, m.Queue) {
+			mine = append(mine, m)
+		}
+		if len(mine) == leftNoticeMax {
+			break
+		}
+	}
+	if len(mine) == 0 {
+		return "您所在的队列暂无客户留言。", nil
+	}
+	slices.Reverse(mine)
+	return leftNoticeText(fmt.Sprintf("最近 %d 条客户留言：", len(mine)), mine, s.zone()), nil
+}
+
+// leftNoticeText lists the messages under heading, oldest first, at most
+// leftNoticeMax, with their times in loc.
+func leftNoticeText(heading string, ms []LeftMessage, loc *time.Location) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "您有 %d 条客户留言：", len(ms))
+	b.WriteString(heading)
 	for i, m := range ms {
 		if i == leftNoticeMax {
 			fmt.Fprintf(&b, "\n……另有 %d 条，请在管理后台查看。", len(ms)-leftNoticeMax)

@@ -93,4 +93,14 @@ func TestLeftMessagesWaitForTheAgentToComeOnline(t *testing.T) {
 		strings.Contains(notices[1], "发票") {
 		t.Fatalf("notices = %q, want the first two once and the third on its own", notices)
 	}
+
+	// /messages (查看留言) lists them again, oldest first, for the agent's
+	// queues only.
+	e.agent("alice-wx", "查看留言")
+	list := e.waitFor(e.wecom, "alice-wx", "最近 3 条客户留言")
+	if i, j, k := strings.Index(list.Text, "发票"), strings.Index(list.Text, "退款"), strings.Index(list.Text, "换货"); i < 0 || i > j || j > k {
+		t.Fatalf("list not oldest first:\n%s", list.Text)
+	}
+	e.agent("bob-wx", "/messages")
+	e.waitFor(e.wecom, "bob-wx", "暂无客户留言")
 }
