@@ -106,11 +106,12 @@ func (a *Account) arm(ctx context.Context, msg message.Message) (wait func() err
 		return nil
 	}
 	key := a.windowKey(msg.From.ID)
+	at := wxaccount.ActionTime(msg.Timestamp, a.clock.Now(), a.cfg.MaxSkew)
 	switch {
 	case msg.Kind != message.KindEvent:
-		return a.window.ArmAsync(ctx, window.Arming{Key: key, Grant: window.MPMessage, Source: msg.ID})
+		return a.window.ArmAsync(ctx, window.Arming{Key: key, Grant: window.MPMessage, At: at, Source: msg.ID})
 	case msg.Event != nil && msg.Event.Type == message.EventEnterSession:
-		return a.window.ArmAsync(ctx, window.Arming{Key: key, Grant: window.MPEnterSession, Source: msg.ID})
+		return a.window.ArmAsync(ctx, window.Arming{Key: key, Grant: window.MPEnterSession, At: at, Source: msg.ID})
 	}
 	return nil
 }

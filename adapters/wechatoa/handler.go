@@ -174,16 +174,17 @@ func (a *Account) arm(ctx context.Context, msg message.Message) (wait func() err
 		return nil
 	}
 	key := a.windowKey(msg.From.ID)
+	at := wxaccount.ActionTime(msg.Timestamp, a.clock.Now(), a.cfg.MaxSkew)
 	switch {
 	case msg.Kind != message.KindEvent:
-		return a.window.ArmAsync(ctx, window.Arming{Key: key, Grant: window.OAMessage, Source: msg.ID})
+		return a.window.ArmAsync(ctx, window.Arming{Key: key, Grant: window.OAMessage, At: at, Source: msg.ID})
 	case msg.Event == nil:
 	case msg.Event.Type == message.EventUnsubscribe:
 		if err := a.window.Close(ctx, key); err != nil {
 			a.log.Warn("closing the reply window failed", zap.Error(err))
 		}
 	case grantsEventWindow(msg.Event.Type):
-		return a.window.ArmAsync(ctx, window.Arming{Key: key, Grant: window.OAEvent, Source: msg.ID})
+		return a.window.ArmAsync(ctx, window.Arming{Key: key, Grant: window.OAEvent, At: at, Source: msg.ID})
 	}
 	return nil
 }

@@ -138,3 +138,24 @@ func TestWindowCheckerAndTemplateSender(t *testing.T) {
 		t.Fatalf("SendTemplate with a bad template = %v, want a permanent error naming 40037", err)
 	}
 }
+
+// Message A, message B, three answers sent actively, then WeChat's retry
+// of A: the retry carries A's CreateTime, so it neither renews the grant B
+// opened nor hands back the three sends.
+func TestRetryAfterANewerMessageKeepsUsedQuota(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, "plain", "")
+	srv := h.Start(t, nil)
+	const customer = "oUserRetryLate"
+	h.fake.CustomerMessaged(appID, customer)
+	a := oaText(customer, "你好", 9101, time.Now().Add(-2*time.Second))
+	h.say(t, srv, a)
+	h.say(t, srv, oaText(customer, "你好", 9102, time.Now().Add(-time.Second)))
+	deliver(t, srv, customer, "一", "二", "三")
+	eventually(t, 10*time.Second, "three active sends", func() bool { return len(h.activeTexts(t, customer)) == 3 })
+	h.say(t, srv, a) // the retry
+	ad, _ := srv.App.Adapters.Lookup(h.Kind(), account)
+	if w, err := ad.(adapters.WindowChecker).Window(context.Background(), message.Party{ID: customer}); err != nil || w.Remaining != 2 {
+		t.Fatalf("window after A, B, three sends and A's retry = %+v, %v; want 2 left", w, err)
+	}
+}

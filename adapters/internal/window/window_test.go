@@ -204,6 +204,33 @@ func TestRetryOfTheSameActionKeepsUsedQuota(t *testing.T) {
 	}
 }
 
+// Message A, message B, then WeChat's retry of A (5 s after A): armed from
+// the pushes' CreateTime, the retry's grant ends before B's and changes
+// nothing, although its source differs from the grant's current one.
+func TestRetryAfterANewerMessageKeepsUsedQuota(t *testing.T) {
+	_, clk, tr := trackerOnFakeClock(t)
+	ctx := context.Background()
+	key := tr.Key("wechat_oa", "shop", "openid-2")
+	a := clk.Now()
+	arm := func(id string, at time.Time) {
+		t.Helper()
+		if err := tr.ArmAsync(ctx, Arming{Key: key, Grant: OAMessage, At: at, Source: id})(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	arm("A", a)
+	clk.Advance(time.Second)
+	arm("B", clk.Now())
+	for range 3 {
+		tr.Take(ctx, key)
+	}
+	clk.Advance(4 * time.Second)
+	arm("A", a)
+	if w, _ := tr.Peek(ctx, key); w.Remaining != 2 {
+		t.Fatalf("after A, B, three sends and A's retry: %d left, want 2", w.Remaining)
+	}
+}
+
 // Grants armed by concurrent inbound messages are all recorded, sharing
 // pipelines, while each caller goes on until it waits; a caller that gives
 // up is told so.

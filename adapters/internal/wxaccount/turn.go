@@ -26,3 +26,18 @@ func WaitDuplicate(turn adapters.Turn, deadline time.Time) (dup, known bool) {
 		return false, false
 	}
 }
+
+// ActionTime is when the customer acted, for the reply window their push
+// opens (window.Arming.At): the push's CreateTime, which is the same on each
+// of WeChat's retries, so a retry arms the grant its first delivery armed
+// and hands back no quota — even after a newer message renewed the grant in
+// between. A time further than maxSkew from now (a replayed or hand-made
+// payload, a clock far off) gives zero: the grant then runs from now.
+// CreateTime counts seconds, so two messages within one second open one
+// grant, which errs on the side of sending less.
+func ActionTime(created, now time.Time, maxSkew time.Duration) time.Time {
+	if created.IsZero() || created.Before(now.Add(-maxSkew)) || created.After(now.Add(maxSkew)) {
+		return time.Time{}
+	}
+	return created
+}

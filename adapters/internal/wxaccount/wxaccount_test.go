@@ -116,3 +116,25 @@ func TestWaitDuplicate(t *testing.T) {
 		t.Fatalf("waited %s past a 30 ms deadline", waited)
 	}
 }
+
+// A push's CreateTime is the grant's start when it is plausible, and zero
+// (from now) for a replayed, hand-made or far-off one.
+func TestActionTime(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	for _, tt := range []struct {
+		created time.Time
+		want    time.Time
+	}{
+		{now.Add(-5 * time.Second), now.Add(-5 * time.Second)}, // a retry of a push 5 s old
+		{now, now},
+		{now.Add(10 * time.Second), now.Add(10 * time.Second)}, // WeChat's clock a little ahead
+		{now.Add(-6 * time.Minute), time.Time{}},
+		{now.Add(time.Hour), time.Time{}},
+		{time.Unix(1348831860, 0), time.Time{}}, // the documentation's sample push
+		{time.Time{}, time.Time{}},
+	} {
+		if got := ActionTime(tt.created, now, 5*time.Minute); !got.Equal(tt.want) {
+			t.Errorf("ActionTime(%s) = %s, want %s", tt.created, got, tt.want)
+		}
+	}
+}
