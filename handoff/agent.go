@@ -52,8 +52,12 @@ func (s *Service) ExemptFromBurst(msg message.Message) bool {
 // handleAgent runs an agent's command or relays their text to the customer
 // of their current conversation. Every message counts as a heartbeat.
 func (s *Service) handleAgent(ctx context.Context, a *AgentConfig, msg message.Message) error {
-	if _, err := s.heartbeat(ctx, a, beat); err != nil {
+	came, err := s.heartbeat(ctx, a, beat)
+	if err != nil {
 		return err
+	}
+	if came && !s.leavingOrListing(msg) {
+		s.noticeLeft(ctx, a)
 	}
 	if msg.Kind == message.KindEvent {
 		return nil // opening the app (enter_agent) only refreshes presence
@@ -74,6 +78,14 @@ func (s *Service) handleAgent(ctx context.Context, a *AgentConfig, msg message.M
 		return nil
 	}
 	return s.sendAgent(ctx, a, reply, "")
+}
+
+// leavingOrListing reports whether msg is /offline (the agent is leaving)
+// or /messages (which lists the left messages itself): coming online with
+// either sends no notice of left messages.
+func (s *Service) leavingOrListing(msg message.Message) bool {
+	p, ok := s.commands.parse(msg.Text)
+	return ok && (p.Cmd == CmdOffline || p.Cmd == CmdMessages)
 }
 
 // agentReply sends an agent's text to their current customer.
@@ -160,8 +172,12 @@ func (s *Service) runCommand(ctx context.Context, a *AgentConfig, p Parsed) (str
 	case CmdMessages:
 		return s.recentLeftText(ctx, a)
 	case CmdOnline:
-		if _, err := s.heartbeat(ctx, a, online); err != nil {
+		came, err := s.heartbeat(ctx, a, online)
+		if err != nil {
 			return "", err
+		}
+		if came {
+			s.noticeLeft(ctx, a)
 		}
 		s.triggerAssign(ctx, "")
 		return fmt.Sprintf("您已上线，将为您分配新客户（%s 内没有任何消息会自动下线）。", minutes(s.cfg.PresenceTTL)), nil
@@ -269,8 +285,12 @@ func (s *Service) switchTo(ctx context.Context, a *AgentConfig, n int) (string, 
 
 // accept gives the agent the longest-waiting customer of their queues.
 func (s *Service) accept(ctx context.Context, a *AgentConfig) (string, error) {
-	if _, err := s.heartbeat(ctx, a, online); err != nil {
+	came, err := s.heartbeat(ctx, a, online)
+	if err != nil {
 		return "", err
+	}
+	if came {
+		s.noticeLeft(ctx, a)
 	}
 	n, err := s.rdb.ZCard(ctx, s.keys.agentConvs(a.ID)).Result()
 	if err != nil {

@@ -299,6 +299,9 @@ func (c *Config) Validate() error {
 	if c.IdleResolve <= c.IdleReminder {
 		errs = append(errs, config.Errorf("idle_resolve", "must be longer than idle_reminder (%s)", c.IdleReminder))
 	}
+	if c.CSAT.Flow != "" && !c.CSAT.Enabled {
+		errs = append(errs, config.Errorf("csat.flow", "needs csat.enabled: true (the survey replaces the 1–5 question)"))
+	}
 	if c.NoticeTurns < 0 || c.NoticeTurns > 50 {
 		errs = append(errs, config.Errorf("notice_turns", "must be between 0 and 50"))
 	}

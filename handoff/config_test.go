@@ -56,6 +56,7 @@ func TestConfigErrorsNameKeyAndLine(t *testing.T) {
 		{"agents:\n  - { id: a, wecom_user: u, wecom_app: x }\n  - { id: b, wecom_user: u, wecom_app: x }\n", `is already agent "a"`},
 		{"queues:\n  - { id: q }\n  - { id: q }\n", `duplicate queue id "q"`},
 		{"strategy: random\n", `kefu.yaml:1: handoff.strategy: must be least_busy or round_robin`},
+		{"csat: { enabled: false, flow: survey }\n", `handoff.csat.flow: needs csat.enabled: true`},
 		{"default_queue: nope\nqueues: [ { id: q } ]\n", `handoff.default_queue: no queue "nope"`},
 		{"time_zone: Mars/Olympus\n", "handoff.time_zone: unknown time zone"},
 		{"queue_timeout: 1ms\n", "handoff.queue_timeout: must be at least 100ms"},

@@ -30,64 +30,121 @@ const (
 	leftTakeMax = 200
 	// leftLookback is how far back an agent's first notice reaches.
 	leftLookback = 24 * time.Hour
-	// leftCursorTTL forgets the cursor of an agent who has not come
-	// online for a month (their next notice then reaches leftLookback back).
+	// leftCursorTTL forgets the cursor of an agent who has not heard of
+	// left messages for a month (their next notice then reaches
+	// leftLookback back); each notice check renews it.
 	leftCursorTTL = 30 * 24 * time.Hour
+	// leftListScan bounds how far back /messages looks, newest first,
+	// for messages of the agent's queues.
+	leftListScan = 2000
 	// leftTextRunes clips each message in a notice; the operator API has
 	// the whole text.
 	leftTextRunes = 200
 )
 
-// takeLeftScript returns the left messages after the agent's cursor (or
-// from ARGV[1] when the agent has none) and moves the cursor past them.
+// takeLeftScript returns the agent's cursor as it was ("" for none) and the
+// left messages after it — or, for an agent without one, from ARGV[1] ms
+// before Redis's clock, which numbers the stream — and moves the cursor
+// past them.
 //
 //	KEYS: 1 messages stream, 2 agent's cursor
-//	ARGV: 1 first id when there is no cursor, 2 max entries, 3 cursor TTL ms
+//	ARGV: 1 first notice's lookback ms, 2 max entries, 3 cursor TTL ms
 var takeLeftScript = redis.NewScript(`
 local cur = redis.call('GET', KEYS[2])
-local xs = redis.call('XRANGE', KEYS[1], cur or ARGV[1], '+', 'COUNT', tonumber(ARGV[2]) + 1)
+local from = cur
+if not from then
+  local t = redis.call('TIME')
+  from = string.format('%.0f', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - tonumber(ARGV[1])) .. '-0'
+end
+local xs = redis.call('XRANGE', KEYS[1], from, '+', 'COUNT', tonumber(ARGV[2]) + 1)
 if cur and #xs > 0 and xs[1][1] == cur then table.remove(xs, 1) end
 while #xs > tonumber(ARGV[2]) do table.remove(xs) end
-if #xs > 0 then redis.call('SET', KEYS[2], xs[#xs][1], 'PX', ARGV[3]) end
-return xs`)
+if #xs > 0 then
+  redis.call('SET', KEYS[2], xs[#xs][1], 'PX', ARGV[3])
+elseif cur then
+  redis.call('PEXPIRE', KEYS[2], ARGV[3])
+end
+return {cur or '', xs}`)
 
-// noticeLeftOnline tells the queue's online agents of a message just left.
+// restoreLeftScript puts an agent's cursor back to where it was when the
+// notice it was moved for could not be sent, unless another notice moved
+// it since.
+//
+//	KEYS: 1 agent's cursor
+//	ARGV: 1 the cursor the notice set, 2 the cursor before ("" = none), 3 TTL ms
+var restoreLeftScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end
+return 1`)
+
+// noticeLeftOnline tells the queue's online agents of a message just left,
+// reading their presence in one round trip.
 func (s *Service) noticeLeftOnline(ctx context.Context, queue string) {
-	for _, a := range s.queueAgents[queue] {
-		online, err := s.isOnline(ctx, a)
-		if err != nil {
-			s.logErr("reading agent presence failed", err, zap.String("agent", a.ID))
-			continue
-		}
-		if online {
+	agents := s.queueAgents[queue]
+	if len(agents) == 0 || !s.cfg.LeaveMessage.Enabled {
+		return
+	}
+	pipe := s.rdb.Pipeline()
+	pres := make([]*redis.FloatCmd, len(agents))
+	off := make([]*redis.StringCmd, len(agents))
+	for i, a := range agents {
+		pres[i] = pipe.ZScore(ctx, s.keys.presence(), a.ID)
+		off[i] = pipe.HGet(ctx, s.keys.agent(a.ID), "off")
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !isNil(err) {
+		s.logErr("reading agents' presence failed", err, zapQueue(queue))
+		return
+	}
+	now := ms(s.clock.Now())
+	for i, a := range agents {
+		if off[i].Val() != "1" && int64(pres[i].Val()) > now {
 			s.noticeLeft(ctx, a)
 		}
 	}
 }
 
 // noticeLeft sends agent a the messages left for their queues since their
-// last notice, if any.
+// last notice, if any. A notice that cannot be sent puts the cursor back,
+// so the next one carries its messages.
 func (s *Service) noticeLeft(ctx context.Context, a *AgentConfig) {
 	if !s.cfg.LeaveMessage.Enabled {
 		return
 	}
-	first := strconv.FormatInt(ms(s.clock.Now().Add(-leftLookback)), 10) + "-0"
-	res, err := takeLeftScript.Run(ctx, s.rdb, []string{s.keys.messages(), s.keys.leftCursor(a.ID)},
-		first, leftTakeMax, leftCursorTTL.Milliseconds()).Slice()
+	cursor := s.keys.leftCursor(a.ID)
+	res, err := takeLeftScript.Run(ctx, s.rdb, []string{s.keys.messages(), cursor},
+		leftLookback.Milliseconds(), leftTakeMax, leftCursorTTL.Milliseconds()).Slice()
+	if err == nil && len(res) != 2 {
+		err = fmt.Errorf("unexpected reply of %d items", len(res))
+	}
 	if err != nil {
 		s.logErr("reading left messages failed", err, zap.String("agent", a.ID))
 		return
 	}
+	before, _ := res[0].(string)
+	entries, _ := res[1].([]any)
 	var mine []LeftMessage
-	for _, x := range res {
-		if m, ok := decodeLeft(x); ok && s.serves(a, m.Queue) {
+	last := ""
+	for _, x := range entries {
+		m, ok := decodeLeft(x)
+		if !ok {
+			continue
+		}
+		last = m.ID
+		if s.serves(a, m.Queue) {
 			mine = append(mine, m)
 		}
 	}
 	if len(mine) == 0 {
 		return
 	}
-	s.notifyAgent(ctx, a, leftNoticeText(fmt.Sprintf("您有 %d 条客户留言：", len(mine)), mine, s.zone()))
+	err = s.sendAgent(ctx, a, leftNoticeText(fmt.Sprintf("您有 %d 条客户留言：", len(mine)), mine, s.zone()), "")
+	if err == nil {
+		return
+	}
+	s.logErr("telling the agent of left messages failed", err, zap.String("agent", a.ID))
+	if rerr := restoreLeftScript.Run(context.WithoutCancel(ctx), s.rdb, []string{cursor}, last, before, leftCursorTTL.Milliseconds()).Err(); rerr != nil {
+		s.logErr("putting the left-message cursor back failed", rerr, zap.String("agent", a.ID))
+	}
 }
 
 // serves reports whether agent a serves queue.
@@ -130,7 +187,7 @@ func leftMessage(id string, f map[string]any) LeftMessage {
 // recentLeftText answers /messages: the newest messages left for the
 // agent's queues, oldest first, whether or not they were told already.
 func (s *Service) recentLeftText(ctx context.Context, a *AgentConfig) (string, error) {
-	all, err := s.LeftMessages(ctx, leftTakeMax)
+	all, err := s.LeftMessages(ctx, leftListScan)
 	if err != nil {
 		return "", err
 	}

@@ -72,6 +72,11 @@ func TestLeftMessagesWaitForTheAgentToComeOnline(t *testing.T) {
 	if c := countWith(e.wecom, "alice-wx", leftNotice); c != 0 {
 		t.Fatalf("alice, offline, got %d notices", c)
 	}
+	e.agent("alice-wx", "/offline") // a first message that says she is leaving brings no notice
+	e.settle()
+	if c := countWith(e.wecom, "alice-wx", leftNotice); c != 0 {
+		t.Fatalf("alice got %d notices for /offline", c)
+	}
 	e.agent("alice-wx", "/online")
 	n := e.waitFor(e.wecom, "alice-wx", leftNotice)
 	if !strings.Contains(n.Text, "您有 2 条客户留言") || strings.Index(n.Text, "发票") > strings.Index(n.Text, "退款") {

@@ -1,0 +1,58 @@
+package handoff
+
+import (
+	"context"
+	"testing"
+
+	"github.com/kefu-gateway/kefu/internal/testutil/redistest"
+	"github.com/redis/go-redis/v9"
+)
+
+// A notice that could not be sent puts the agent's cursor back, so the
+// next notice carries its messages; a cursor another notice moved since
+// stays where it is.
+func TestLeftCursorGoesBackWhenTheNoticeFails(t *testing.T) {
+	db := redistest.New(t)
+	ctx := context.Background()
+	stream, cursor := "kefu:{ho}:msgs", "kefu:{ho}:leftseen:alice"
+	add := func() string {
+		return db.Client.XAdd(ctx, &redis.XAddArgs{Stream: stream, Values: []any{"queue", "q", "text", "t"}}).Val()
+	}
+	take := func() (string, int) {
+		t.Helper()
+		res, err := takeLeftScript.Run(ctx, db.Client, []string{stream, cursor}, leftLookback.Milliseconds(), leftTakeMax, leftCursorTTL.Milliseconds()).Slice()
+		if err != nil {
+			t.Fatal(err)
+		}
+		before, _ := res[0].(string)
+		return before, len(res[1].([]any))
+	}
+	first := add()
+	if before, n := take(); before != "" || n != 1 {
+		t.Fatalf("first take: before %q, %d entries", before, n)
+	}
+	second := add()
+	if before, n := take(); before != first || n != 1 {
+		t.Fatalf("second take: before %q, %d entries", before, n)
+	}
+	// The second notice failed: back to the first.
+	if err := restoreLeftScript.Run(ctx, db.Client, []string{cursor}, second, first, leftCursorTTL.Milliseconds()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, n := take(); n != 1 {
+		t.Fatalf("after the restore the next take has %d entries, want the second again", n)
+	}
+	// A failed first notice forgets the cursor; one moved since is kept.
+	if n, _ := restoreLeftScript.Run(ctx, db.Client, []string{cursor}, first, "", leftCursorTTL.Milliseconds()).Int(); n != 0 {
+		t.Fatal("restored a cursor another notice had moved")
+	}
+	if err := restoreLeftScript.Run(ctx, db.Client, []string{cursor}, second, "", leftCursorTTL.Milliseconds()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if db.Client.Exists(ctx, cursor).Val() != 0 {
+		t.Fatal("a failed first notice left a cursor")
+	}
+	if _, n := take(); n != 2 {
+		t.Fatalf("without a cursor the take reaches back over both entries, got %d", n)
+	}
+}
