@@ -52,12 +52,14 @@ func (s *Service) ExemptFromBurst(msg message.Message) bool {
 // handleAgent runs an agent's command or relays their text to the customer
 // of their current conversation. Every message counts as a heartbeat.
 func (s *Service) handleAgent(ctx context.Context, a *AgentConfig, msg message.Message) error {
-	came, err := s.heartbeat(ctx, a, beat)
-	if err != nil {
-		return err
-	}
-	if came && !s.leavingOrListing(msg) {
-		s.noticeLeft(ctx, a)
+	p, isCmd := s.commands.parse(msg.Text)
+	// /offline records the agent's leaving itself: no heartbeat first,
+	// which would bring a returning agent online (and tell them of left
+	// messages) on their way out.
+	if !isCmd || p.Cmd != CmdOffline {
+		if _, err := s.heartbeat(ctx, a, beat); err != nil {
+			return err
+		}
 	}
 	if msg.Kind == message.KindEvent {
 		return nil // opening the app (enter_agent) only refreshes presence
@@ -65,7 +67,6 @@ func (s *Service) handleAgent(ctx context.Context, a *AgentConfig, msg message.M
 	if msg.Kind != message.KindText || strings.TrimSpace(msg.Text) == "" {
 		return s.sendAgent(ctx, a, "目前只能把文字消息转给客户，请发送文字。", "")
 	}
-	p, isCmd := s.commands.parse(msg.Text)
 	if !isCmd {
 		return s.agentReply(ctx, a, msg.Text)
 	}
@@ -78,14 +79,6 @@ func (s *Service) handleAgent(ctx context.Context, a *AgentConfig, msg message.M
 		return nil
 	}
 	return s.sendAgent(ctx, a, reply, "")
-}
-
-// leavingOrListing reports whether msg is /offline (the agent is leaving)
-// or /messages (which lists the left messages itself): coming online with
-// either sends no notice of left messages.
-func (s *Service) leavingOrListing(msg message.Message) bool {
-	p, ok := s.commands.parse(msg.Text)
-	return ok && (p.Cmd == CmdOffline || p.Cmd == CmdMessages)
 }
 
 // agentReply sends an agent's text to their current customer.
@@ -172,12 +165,8 @@ func (s *Service) runCommand(ctx context.Context, a *AgentConfig, p Parsed) (str
 	case CmdMessages:
 		return s.recentLeftText(ctx, a)
 	case CmdOnline:
-		came, err := s.heartbeat(ctx, a, online)
-		if err != nil {
+		if _, err := s.heartbeat(ctx, a, online); err != nil {
 			return "", err
-		}
-		if came {
-			s.noticeLeft(ctx, a)
 		}
 		s.triggerAssign(ctx, "")
 		return fmt.Sprintf("您已上线，将为您分配新客户（%s 内没有任何消息会自动下线）。", minutes(s.cfg.PresenceTTL)), nil
@@ -285,12 +274,8 @@ func (s *Service) switchTo(ctx context.Context, a *AgentConfig, n int) (string, 
 
 // accept gives the agent the longest-waiting customer of their queues.
 func (s *Service) accept(ctx context.Context, a *AgentConfig) (string, error) {
-	came, err := s.heartbeat(ctx, a, online)
-	if err != nil {
+	if _, err := s.heartbeat(ctx, a, online); err != nil {
 		return "", err
-	}
-	if came {
-		s.noticeLeft(ctx, a)
 	}
 	n, err := s.rdb.ZCard(ctx, s.keys.agentConvs(a.ID)).Result()
 	if err != nil {

@@ -45,7 +45,7 @@ func (s *Service) resolvedWithRating(ctx context.Context, r *Record) error {
 // starts the configured survey flow (csat.flow), whose questions and
 // answers are the team's own.
 func (s *Service) resolvedIntoSurvey(ctx context.Context, r *Record) error {
-	if _, err := s.deliver(ctx, r, message.Party{Role: message.RoleSystem}, s.cfg.Texts.Resolved); err != nil {
+	if err := s.tell(ctx, r, s.cfg.Texts.Resolved); err != nil {
 		return err
 	}
 	conv := router.Conversation{ID: r.Conversation, Channel: r.Channel, Account: r.Account, Customer: r.Customer}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 )
 
@@ -259,13 +260,32 @@ func (s *Service) scheduleIdle(ctx context.Context, p TimerPayload, at time.Time
 
 // isOnline reports whether the agent's presence is current.
 func (s *Service) isOnline(ctx context.Context, a *AgentConfig) (bool, error) {
-	pipe := s.rdb.Pipeline()
-	pres := pipe.ZScore(ctx, s.keys.presence(), a.ID)
-	off := pipe.HGet(ctx, s.keys.agent(a.ID), "off")
-	if _, err := pipe.Exec(ctx); err != nil && !isNil(err) {
-		return false, fmt.Errorf("reading agent presence: %w", err)
+	on, err := s.online(ctx, []*AgentConfig{a})
+	if err != nil {
+		return false, err
 	}
-	return off.Val() != "1" && int64(pres.Val()) > ms(s.clock.Now()), nil
+	return on[0], nil
+}
+
+// online reports, for each agent, whether their presence is current and
+// they have not gone /offline, in one round trip.
+func (s *Service) online(ctx context.Context, agents []*AgentConfig) ([]bool, error) {
+	pipe := s.rdb.Pipeline()
+	pres := make([]*redis.FloatCmd, len(agents))
+	off := make([]*redis.StringCmd, len(agents))
+	for i, a := range agents {
+		pres[i] = pipe.ZScore(ctx, s.keys.presence(), a.ID)
+		off[i] = pipe.HGet(ctx, s.keys.agent(a.ID), "off")
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !isNil(err) {
+		return nil, fmt.Errorf("reading agent presence: %w", err)
+	}
+	now := ms(s.clock.Now())
+	out := make([]bool, len(agents))
+	for i := range agents {
+		out[i] = off[i].Val() != "1" && int64(pres[i].Val()) > now
+	}
+	return out, nil
 }
 
 func ignoreGone(err error) error {

@@ -77,27 +77,16 @@ if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end
 return 1`)
 
-// noticeLeftOnline tells the queue's online agents of a message just left,
-// reading their presence in one round trip.
+// noticeLeftOnline tells the queue's online agents of a message just left.
 func (s *Service) noticeLeftOnline(ctx context.Context, queue string) {
 	agents := s.queueAgents[queue]
-	if len(agents) == 0 || !s.cfg.LeaveMessage.Enabled {
-		return
-	}
-	pipe := s.rdb.Pipeline()
-	pres := make([]*redis.FloatCmd, len(agents))
-	off := make([]*redis.StringCmd, len(agents))
-	for i, a := range agents {
-		pres[i] = pipe.ZScore(ctx, s.keys.presence(), a.ID)
-		off[i] = pipe.HGet(ctx, s.keys.agent(a.ID), "off")
-	}
-	if _, err := pipe.Exec(ctx); err != nil && !isNil(err) {
+	on, err := s.online(ctx, agents)
+	if err != nil {
 		s.logErr("reading agents' presence failed", err, zapQueue(queue))
 		return
 	}
-	now := ms(s.clock.Now())
 	for i, a := range agents {
-		if off[i].Val() != "1" && int64(pres[i].Val()) > now {
+		if on[i] {
 			s.noticeLeft(ctx, a)
 		}
 	}
@@ -120,7 +109,7 @@ func (s *Service) noticeLeft(ctx context.Context, a *AgentConfig) {
 		s.logErr("reading left messages failed", err, zap.String("agent", a.ID))
 		return
 	}
-	before, _ := res[0].(string)
+	before := str(res, 0)
 	entries, _ := res[1].([]any)
 	var mine []LeftMessage
 	last := ""
@@ -130,7 +119,7 @@ func (s *Service) noticeLeft(ctx context.Context, a *AgentConfig) {
 			continue
 		}
 		last = m.ID
-		if s.serves(a, m.Queue) {
+		if slices.Contains(s.queueAgents[m.Queue], a) {
 			mine = append(mine, m)
 		}
 	}
@@ -145,16 +134,6 @@ func (s *Service) noticeLeft(ctx context.Context, a *AgentConfig) {
 	if rerr := restoreLeftScript.Run(context.WithoutCancel(ctx), s.rdb, []string{cursor}, last, before, leftCursorTTL.Milliseconds()).Err(); rerr != nil {
 		s.logErr("putting the left-message cursor back failed", rerr, zap.String("agent", a.ID))
 	}
-}
-
-// serves reports whether agent a serves queue.
-func (s *Service) serves(a *AgentConfig, queue string) bool {
-	for _, b := range s.queueAgents[queue] {
-		if b == a {
-			return true
-		}
-	}
-	return false
 }
 
 // decodeLeft reads one XRANGE entry ({id, {field, value, ...}}) of the
@@ -193,7 +172,7 @@ func (s *Service) recentLeftText(ctx context.Context, a *AgentConfig) (string, e
 	}
 	var mine []LeftMessage
 	for _, m := range all {
-		if s.serves(a, m.Queue) {
+		if slices.Contains(s.queueAgents[m.Queue], a) {
 			mine = append(mine, m)
 		}
 		if len(mine) == leftNoticeMax {
@@ -218,7 +197,7 @@ func leftNoticeText(heading string, ms []LeftMessage, loc *time.Location) string
 			break
 		}
 		name := customerName(&Record{Customer: message.Party{ID: m.CustomerID, Name: m.CustomerName}})
-		fmt.Fprintf(&b, "\n%d. %s %s（%s）：%s", i+1, m.At.In(loc).Format("01-02 15:04"), name, m.Channel,
+		fmt.Fprintf(&b, "\n%d. %s %s（%s）：%s", i+1, m.At.In(loc).Format("01-02 15:04"), name, channelLabel(m.Channel),
 			clip(oneLine(m.Text), leftTextRunes))
 	}
 	return b.String()

@@ -16,8 +16,8 @@ const (
 // heartbeat records the agent's presence. WeCom has no presence API, so an
 // agent is online while they keep writing: each message extends presence by
 // presence_ttl. It reports whether the agent just came online, in which
-// case waiting customers are assigned (and the caller tells the agent of
-// the messages customers left meanwhile, noticeLeft).
+// case waiting customers are assigned and the agent hears of the messages
+// customers left meanwhile (noticeLeft).
 func (s *Service) heartbeat(ctx context.Context, a *AgentConfig, mode string) (bool, error) {
 	now := s.clock.Now()
 	came, err := heartbeatScript.Run(ctx, s.rdb, []string{s.keys.presence(), s.keys.agent(a.ID)},
@@ -27,6 +27,7 @@ func (s *Service) heartbeat(ctx context.Context, a *AgentConfig, mode string) (b
 	}
 	if came == 1 {
 		s.triggerAssign(ctx, "")
+		s.noticeLeft(ctx, a)
 	}
 	return came == 1, nil
 }

@@ -63,7 +63,7 @@ type Deps struct {
 	Tags Tagger
 	// Flows starts the survey flow after /end (csat.flow); *router.Router
 	// implements it. Required only when csat.flow is set.
-	Flows FlowStarter
+	Flows router.FlowStarter
 	// FlowExists reports whether a flow id is loaded, to refuse a csat.flow
 	// naming none at start; nil skips the check.
 	FlowExists func(id string) bool
@@ -72,10 +72,6 @@ type Deps struct {
 	Metrics    *metrics.Metrics
 }
 
-// FlowStarter starts a flow in a conversation; *router.Router implements it.
-type FlowStarter interface {
-	StartFlow(ctx context.Context, conv router.Conversation, flowID string) error
-}
 
 // Service is the handoff: its hooks go into the router, its task handlers
 // into the workers, its routes into the operator API.
@@ -84,7 +80,7 @@ type Service struct {
 	rdb      redis.UniversalClient
 	keys     keys
 	router   Deliverer
-	flows    FlowStarter
+	flows    router.FlowStarter
 	adapters AdapterLookup
 	tasks    adapters.Enqueuer
 	tx       adapters.Transcripts

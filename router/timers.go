@@ -57,6 +57,13 @@ func (r *Router) Wake(ctx context.Context, convID, token string) error {
 	return err
 }
 
+// FlowStarter starts a flow in a conversation on kefu's own initiative;
+// *Router implements it (StartFlow). Follow-ups, campaigns and the
+// handoff's survey after /end use it.
+type FlowStarter interface {
+	StartFlow(ctx context.Context, conv Conversation, flowID string) error
+}
+
 // StartFlow starts a flow in a conversation on kefu's own initiative (a
 // follow-up or campaign whose content is a flow): it runs the flow's first
 // steps, commits the state and delivers what the flow says through the

@@ -48,9 +48,7 @@ type Deliverer interface {
 // Channel, Account and Customer of conv are set. It must return
 // router.ErrHumanOwned when a human owns the conversation. The router
 // implements it.
-type FlowStarter interface {
-	StartFlow(ctx context.Context, conv router.Conversation, flowID string) error
-}
+type FlowStarter = router.FlowStarter
 
 // AdapterLookup finds a channel account's adapter (adapters.Set.Lookup).
 type AdapterLookup func(channel, account string) (adapters.Adapter, bool)

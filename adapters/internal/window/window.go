@@ -83,9 +83,10 @@ func (t *Tracker) Key(channel, account, customer string) string {
 // and seen again — a 微信客服 page read again after a failed batch —
 // changes nothing and never hands back quota already used on it. Nor does
 // the action that armed the current grant, named by its source
-// (Arming.Source, kept in the sibling field "<kind>#"): WeChat's retry of a
-// message it already delivered, armed from "now", runs later but is the
-// same grant.
+// (Arming.Source, kept in the sibling field "<kind>#"). The time covers a
+// retry arriving after a newer message; the source covers the case the
+// time cannot: an action stamped ahead of kefu's clock is armed from
+// "now" (armArgs), so its retry seconds later would run later.
 //
 //	KEYS: 1 customer hash; ARGV: 1 kind, 2 count, 3 expiry unix ms, 4 source
 var armScript = redis.NewScript(`
@@ -145,7 +146,8 @@ type Arming struct {
 	At time.Time
 	// Source names the action (the platform's message id, or the event's
 	// dedup id), so that the same action delivered again — a platform
-	// retry — does not renew its grant. Empty when unknown.
+	// retry — does not renew its grant even when At was ahead of kefu's
+	// clock and the grant ran from now. Empty when unknown.
 	Source string
 }
 
