@@ -72,7 +72,6 @@ type Deps struct {
 	Metrics    *metrics.Metrics
 }
 
-
 // Service is the handoff: its hooks go into the router, its task handlers
 // into the workers, its routes into the operator API.
 type Service struct {
