@@ -166,7 +166,7 @@ func (r *Router) commit(ctx context.Context, conv *Conversation, pendingDelivere
 	}
 	res, err := cmd.Result()
 	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-		res, err = commitScript.Run(ctx, r.rdb, keys, args...).Result()
+		res, err = commitScript.Eval(ctx, r.rdb, keys, args...).Result()
 	}
 	if err != nil {
 		return nil, fmt.Errorf("committing turn: %w", err)

@@ -353,6 +353,7 @@ func writeHeapProfile(path string) error {
 		return err
 	}
 	defer f.Close()
+	runtime.GC() // the profile counts allocations up to the last collection
 	return pprof.Lookup("allocs").WriteTo(f, 0)
 }
 

@@ -32,15 +32,16 @@ func (a *App) newEngage() error {
 		Recorder: a.Router, Flows: a.Router, Limits: e.limits, Clock: a.opts.Clock, Log: a.Log, Metrics: a.Metrics}, cfg.Followups)
 	e.scheduler = followup.NewScheduler(out, a.Tasks, a.Inspector)
 	engine := a.Engine
+	flowExists := func(id string) bool { return engine.Set().Flow(id) != nil }
 	e.campaigns = campaign.New(campaign.Deps{Redis: st.Client, Keys: st.Keys, Outreach: out, Tasks: a.Tasks, Clock: a.opts.Clock,
-		Log: a.Log, FlowExists: func(id string) bool { return engine.Set().Flow(id) != nil }}, cfg.Campaigns)
+		Log: a.Log, FlowExists: flowExists}, cfg.Campaigns)
 	e.effects = &followup.Effects{Scheduler: e.scheduler, Contacts: e.contacts}
 	a.Router.SetContacts(&followup.Observer{Contacts: e.contacts, Log: a.Log})
 	var err error
 	e.handoff, err = handoff.New(a.Cfg.Engage.Handoff, handoff.Deps{
 		Redis: st.Client, Keys: st.Keys, Router: a.Router, Adapters: a.Adapters, Tasks: a.Tasks,
 		Clock: a.opts.Clock, Log: a.Log, Metrics: a.Metrics, Tags: handoff.ContactTags{Store: e.contacts},
-		Flows: a.Router, FlowExists: func(id string) bool { return engine.Set().Flow(id) != nil },
+		Flows: a.Router, FlowExists: flowExists,
 	})
 	if err != nil {
 		return fmt.Errorf("configuring handoff: %w", err)

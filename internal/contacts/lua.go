@@ -140,12 +140,8 @@ local function save_identity(cid, ik, idt)
   redis.call('HSET', ck(cid) .. ':i', ik, cjson.encode(idt))
 end
 
-local function read(cid, lite)
+local function read(cid)
   local c = ck(cid)
-  if lite then
-    -- What a turn needs: the profile, attributes and tags.
-    return {cid, redis.call('HGETALL', c), redis.call('HGETALL', c .. ':a'), redis.call('SMEMBERS', c .. ':t'), {}, {}}
-  end
   return {cid, redis.call('HGETALL', c), redis.call('HGETALL', c .. ':a'), redis.call('SMEMBERS', c .. ':t'),
     redis.call('HVALS', c .. ':i'), redis.call('LRANGE', c .. ':n', 0, -1)}
 end

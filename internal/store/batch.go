@@ -125,7 +125,11 @@ func (b *Batcher) drain() {
 			b.queue = nil
 		}
 		b.mu.Unlock()
-		var all []redis.Cmder
+		size := 0
+		for _, r := range batch {
+			size += len(r.cmds)
+		}
+		all := make([]redis.Cmder, 0, size)
 		for _, r := range batch {
 			all = append(all, r.cmds...)
 		}

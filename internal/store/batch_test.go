@@ -13,8 +13,9 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// tripCounter counts the pipelines sent, as the round-trip metric does,
-// leaving out a new connection's own set-up (SELECT, CLIENT SETINFO).
+// tripCounter counts the pipelines sent. Unlike the round-trip metric
+// (metrics.RedisHook) it leaves out a new connection's own set-up (SELECT,
+// CLIENT SETINFO), so a test can count exactly.
 type tripCounter struct{ n atomic.Int64 }
 
 func (c *tripCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
