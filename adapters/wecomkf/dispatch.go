@@ -83,31 +83,42 @@ func (a *Account) dispatchConversation(ctx context.Context, msgs []message.Messa
 	return nil
 }
 
-// armWindows grants each recent customer message its reply window and
+// armWindows grants each customer's newest recent message on a page its
+// reply window (an older one's grant would only be replaced by it) and
 // remembers which kf account each customer last wrote to (WindowChecker
 // looks the window up by customer): a page costs one Redis round trip,
 // however many messages it holds.
 func (a *Account) armWindows(ctx context.Context, msgs []message.Message) error {
 	now := a.ch.deps.Clock.Now()
-	var arms []window.Arming
-	var wrote []message.Message
-	for _, m := range msgs {
+	newest := map[string]int{}    // window key → index of the newest message
+	lastKf := map[string]string{} // customer → kf account of their newest message
+	var order []string
+	for i, m := range msgs {
 		if m.Kind == message.KindEvent || (!m.Timestamp.IsZero() && now.Sub(m.Timestamp) > window.KFMessage.Within) {
 			continue
 		}
-		arms = append(arms, window.Arming{Key: a.windowKey(m.Meta[wxmsg.MetaOpenKfID], m.From.ID), Grant: window.KFMessage, At: m.Timestamp})
-		wrote = append(wrote, m)
+		kf := m.Meta[wxmsg.MetaOpenKfID]
+		key := a.windowKey(kf, m.From.ID)
+		if _, seen := newest[key]; !seen {
+			order = append(order, key)
+		}
+		newest[key] = i
+		lastKf[m.From.ID] = kf
 	}
-	var lastKf []*redis.StatusCmd
+	arms := make([]window.Arming, 0, len(order))
+	for _, key := range order {
+		arms = append(arms, window.Arming{Key: key, Grant: window.KFMessage, At: msgs[newest[key]].Timestamp})
+	}
+	var sets []*redis.StatusCmd
 	errs := a.windows.ArmManyAlong(ctx, arms, func(pipe redis.Pipeliner) {
-		for _, m := range wrote {
-			lastKf = append(lastKf, pipe.Set(ctx, a.keys.lastKf(m.From.ID), m.Meta[wxmsg.MetaOpenKfID], window.KFMessage.Within))
+		for customer, kf := range lastKf {
+			sets = append(sets, pipe.Set(ctx, a.keys.lastKf(customer), kf, window.KFMessage.Within))
 		}
 	})
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("dispatching kf message: %w", err)
 	}
-	for _, c := range lastKf {
+	for _, c := range sets {
 		if err := c.Err(); err != nil {
 			return fmt.Errorf("dispatching kf message: recording kf account: %w", err)
 		}

@@ -31,12 +31,14 @@ func WaitDuplicate(turn adapters.Turn, deadline time.Time) (dup, known bool) {
 // opens (window.Arming.At): the push's CreateTime, which is the same on each
 // of WeChat's retries, so a retry arms the grant its first delivery armed
 // and hands back no quota — even after a newer message renewed the grant in
-// between. A time further than maxSkew from now (a replayed or hand-made
-// payload, a clock far off) gives zero: the grant then runs from now.
+// between. A time older than maxSkew (a replayed or hand-made payload)
+// gives zero: the grant then runs from now. So does, in the tracker, a time
+// ahead of kefu's clock; the retry of such a push is caught by its source
+// (window.Arming.Source) only while no newer message came in between.
 // CreateTime counts seconds, so two messages within one second open one
 // grant, which errs on the side of sending less.
 func ActionTime(created, now time.Time, maxSkew time.Duration) time.Time {
-	if created.IsZero() || created.Before(now.Add(-maxSkew)) || created.After(now.Add(maxSkew)) {
+	if created.IsZero() || created.Before(now.Add(-maxSkew)) {
 		return time.Time{}
 	}
 	return created
