@@ -2,7 +2,9 @@ package handoff
 
 import (
 	"context"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/kefu-gateway/kefu/internal/testutil/redistest"
 	"github.com/redis/go-redis/v9"
@@ -54,5 +56,35 @@ func TestLeftCursorGoesBackWhenTheNoticeFails(t *testing.T) {
 	}
 	if _, n := take(); n != 2 {
 		t.Fatalf("without a cursor the take reaches back over both entries, got %d", n)
+	}
+}
+
+// An agent's first notice reaches back leftLookback by Redis's clock, which
+// numbers the stream: a message left 25 h ago is not in it, one left 23 h
+// ago is.
+func TestFirstLeftNoticeReachesBackADay(t *testing.T) {
+	db := redistest.New(t)
+	ctx := context.Background()
+	stream, cursor := "kefu:{ho}:msgs", "kefu:{ho}:leftseen:bob"
+	now, err := db.Client.Time(ctx).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ago := range []time.Duration{25 * time.Hour, 23 * time.Hour} {
+		id := fmt.Sprintf("%d-0", now.Add(-ago).UnixMilli())
+		if err := db.Client.XAdd(ctx, &redis.XAddArgs{Stream: stream, ID: id, Values: []any{"queue", "q", "text", ago.String()}}).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := takeLeftScript.Run(ctx, db.Client, []string{stream, cursor}, leftLookback.Milliseconds(), leftTakeMax, leftCursorTTL.Milliseconds()).Slice()
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries := res[1].([]any)
+	if len(entries) != 1 {
+		t.Fatalf("first notice has %d entries, want only the one left 23 h ago", len(entries))
+	}
+	if m, _ := decodeLeft(entries[0]); m.Text != (23 * time.Hour).String() {
+		t.Fatalf("first notice has %q", m.Text)
 	}
 }

@@ -109,3 +109,21 @@ func TestLeftMessagesWaitForTheAgentToComeOnline(t *testing.T) {
 	e.agent("bob-wx", "/messages")
 	e.waitFor(e.wecom, "bob-wx", "暂无客户留言")
 }
+
+// Presence lapses when an agent stops writing (presence_ttl); a message
+// left meanwhile reaches them with whatever they write next.
+func TestLeftMessageReachesAnAgentWhosePresenceLapsed(t *testing.T) {
+	fake := clock.NewFake(saturday)
+	e := setup(t, options{clock: fake, handoff: closedSupport})
+	e.agent("alice-wx", "/online")
+	fake.Advance(31 * time.Minute) // past the default presence_ttl of 30 minutes
+	e.leave("u1", "快递一直没到")
+	e.settle()
+	if c := countWith(e.wecom, "alice-wx", leftNotice); c != 0 {
+		t.Fatalf("alice, whose presence lapsed, got %d notices at once", c)
+	}
+	e.agent("alice-wx", "在的")
+	if n := e.waitFor(e.wecom, "alice-wx", leftNotice); !strings.Contains(n.Text, "快递一直没到") {
+		t.Fatalf("notice:\n%s", n.Text)
+	}
+}

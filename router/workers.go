@@ -2,6 +2,7 @@ package router
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -23,6 +24,8 @@ type turnWorkers struct {
 
 	mu   sync.Mutex
 	idle []chan func()
+	// started counts the worker goroutines started.
+	started atomic.Int64
 }
 
 // run runs f on an idle worker, or on a new one.
@@ -36,6 +39,7 @@ func (w *turnWorkers) run(f func()) {
 		return
 	}
 	w.mu.Unlock()
+	w.started.Add(1)
 	go w.loop(f)
 }
 

@@ -23,6 +23,7 @@ func TestTurnWorkersRunEachTurnOnce(t *testing.T) {
 			})
 		}
 		wg.Wait()
+		settled(t, &w)
 	}
 	for i := range ran {
 		if n := ran[i].Load(); n != 1 {
@@ -34,6 +35,31 @@ func TestTurnWorkersRunEachTurnOnce(t *testing.T) {
 	w.mu.Unlock()
 	if idle == 0 || idle > maxIdleWorkers {
 		t.Fatalf("%d idle workers after the turns, want between 1 and %d", idle, maxIdleWorkers)
+	}
+	// Each round of 500 may start new workers, but later rounds reuse up
+	// to maxIdleWorkers of them: at most 500 + 3×(500−256) starts.
+	if n := w.started.Load(); n > turns*3/4 {
+		t.Fatalf("%d workers started for %d turns in rounds: they were not reused", n, turns)
+	}
+}
+
+// settled waits until every worker that finished its turn is idle again
+// (or left, past maxIdleWorkers), so the next round can reuse them.
+func settled(t *testing.T, w *turnWorkers) {
+	t.Helper()
+	want := int(min(w.started.Load(), maxIdleWorkers))
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		w.mu.Lock()
+		idle := len(w.idle)
+		w.mu.Unlock()
+		if idle >= want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d workers idle after the round, want %d", idle, want)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 
