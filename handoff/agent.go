@@ -164,6 +164,8 @@ func (s *Service) runCommand(ctx context.Context, a *AgentConfig, p Parsed) (str
 		return s.listText(ctx, a)
 	case CmdMessages:
 		return s.recentLeftText(ctx, a)
+	case CmdCallBack:
+		return s.callBack(ctx, a, p.Index)
 	case CmdOnline:
 		if _, err := s.heartbeat(ctx, a, online); err != nil {
 			return "", err
@@ -274,15 +276,8 @@ func (s *Service) switchTo(ctx context.Context, a *AgentConfig, n int) (string, 
 
 // accept gives the agent the longest-waiting customer of their queues.
 func (s *Service) accept(ctx context.Context, a *AgentConfig) (string, error) {
-	if _, err := s.heartbeat(ctx, a, online); err != nil {
-		return "", err
-	}
-	n, err := s.rdb.ZCard(ctx, s.keys.agentConvs(a.ID)).Result()
-	if err != nil {
-		return "", fmt.Errorf("counting the agent's conversations: %w", err)
-	}
-	if int(n) >= a.MaxConcurrent {
-		return fmt.Sprintf("您的接待数已满（%d/%d），请先结束一个会话。", n, a.MaxConcurrent), nil
+	if full, text, err := s.atCapacity(ctx, a); err != nil || full {
+		return text, err
 	}
 	type head struct {
 		queue, conv string

@@ -116,7 +116,7 @@ func (s *Service) anyOnline(ctx context.Context, cands []*AgentConfig) bool {
 // claim runs claimScript and returns conversation, agent pairs.
 func (s *Service) claim(ctx context.Context, queue string, cands []*AgentConfig, convs []string) ([]string, error) {
 	now := s.clock.Now()
-	keys := []string{s.keys.queue(queue), s.keys.presence(), s.keys.claims(), s.keys.Prefix + "{ho}:seq"}
+	keys := []string{s.keys.queue(queue), s.keys.presence(), s.keys.claims(), s.keys.assignSeq()}
 	args := []any{ms(now), ms(now.Add(s.cfg.ClaimLease)), s.cfg.Strategy, len(cands), len(convs)}
 	for _, a := range cands {
 		keys = append(keys, s.keys.agent(a.ID), s.keys.agentConvs(a.ID))
@@ -204,8 +204,11 @@ func (s *Service) complete(ctx context.Context, conv string) error {
 	notice := s.notice(ctx, r, a)
 	if r.Greeted < r.Seq {
 		text := fill(s.cfg.Texts.Assigned, vars{Agent: a.Name})
-		if r.From != "" {
+		switch {
+		case r.From != "":
 			text = fill(s.cfg.Texts.Transferred, vars{Agent: a.Name})
+		case r.Reason == ReasonCallBack && r.Seq == 1:
+			text = fill(s.cfg.Texts.CallBack, vars{Agent: a.Name})
 		}
 		if err := s.tell(ctx, r, text); err != nil {
 			return err
@@ -221,7 +224,7 @@ func (s *Service) complete(ctx context.Context, conv string) error {
 	if err := s.scheduleIdle(ctx, timer, r.Assigned.Add(s.cfg.IdleReminder)); err != nil {
 		return err
 	}
-	if r.From == "" {
+	if r.From == "" && r.Reason != ReasonCallBack {
 		s.m.assignments.WithLabelValues(r.Queue).Inc()
 		s.m.wait.WithLabelValues(r.Queue).Observe(r.Assigned.Sub(r.Requested).Seconds())
 	}

@@ -25,6 +25,7 @@ const (
 	CmdOnline   Command = "online"
 	CmdOffline  Command = "offline"
 	CmdMessages Command = "messages"
+	CmdCallBack Command = "callback"
 	CmdHelp     Command = "help"
 )
 
@@ -57,11 +58,12 @@ var commandNames = map[Command]commandSpec{
 	CmdOnline:   {[]string{"online", "上线"}, argsNone, "/online（上线）— 开始接待新客户"},
 	CmdOffline:  {[]string{"offline", "下线"}, argsNone, "/offline（下线）— 不再接待新客户，已有会话照常"},
 	CmdMessages: {[]string{"messages", "查看留言"}, argsNone, "/messages（查看留言）— 列出您所在队列最近的客户留言"},
+	CmdCallBack: {[]string{"callback", "cb", "回访"}, argsIndex, "/callback N（回访 N）— 联系留言列表中的第 N 位客户，由您接待"},
 	CmdHelp:     {[]string{"help", "帮助", "?", "？"}, argsHelp, "/help（帮助）— 显示本说明"},
 }
 
 // commandOrder is the order of the help text.
-var commandOrder = []Command{CmdList, CmdSwitch, CmdAccept, CmdEnd, CmdTransfer, CmdNote, CmdTag, CmdBot, CmdOnline, CmdOffline, CmdMessages, CmdHelp}
+var commandOrder = []Command{CmdList, CmdSwitch, CmdAccept, CmdEnd, CmdTransfer, CmdNote, CmdTag, CmdBot, CmdOnline, CmdOffline, CmdMessages, CmdCallBack, CmdHelp}
 
 func commandList() []string {
 	out := make([]string, 0, len(commandNames))
@@ -78,7 +80,7 @@ type Parsed struct {
 	// Args are the words after the command; Text is everything after it.
 	Args []string
 	Text string
-	// Index is the number of /switch.
+	// Index is the number of /switch and /callback.
 	Index int
 	// Problem, when set, says what is wrong; the agent is shown the
 	// command's usage instead of it running.

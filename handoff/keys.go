@@ -53,5 +53,12 @@ func (k keys) messages() string { return k.p() + "msgs" }
 // leftCursor is the id of the last left message the agent was told of.
 func (k keys) leftCursor(agent string) string { return k.p() + "leftseen:" + agent }
 
+// leftShown lists the ids of the left messages the agent was last shown,
+// as numbered (see /callback).
+func (k keys) leftShown(agent string) string { return k.p() + "leftshown:" + agent }
+
+// assignSeq numbers assignments, for round-robin.
+func (k keys) assignSeq() string { return k.p() + "seq" }
+
 // tags is a contact's set of tags, keyed by conversation (one customer on one account).
 func (k keys) tags(conv string) string { return k.Prefix + "contact:{" + conv + "}:tags" }

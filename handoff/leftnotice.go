@@ -128,6 +128,7 @@ func (s *Service) noticeLeft(ctx context.Context, a *AgentConfig) {
 	}
 	err = s.sendAgent(ctx, a, leftNoticeText(fmt.Sprintf("您有 %d 条客户留言：", len(mine)), mine, s.zone()), "")
 	if err == nil {
+		s.rememberShown(ctx, a, mine)
 		return
 	}
 	s.logErr("telling the agent of left messages failed", err, zap.String("agent", a.ID))
@@ -183,6 +184,7 @@ func (s *Service) recentLeftText(ctx context.Context, a *AgentConfig) (string, e
 		return "您所在的队列暂无客户留言。", nil
 	}
 	slices.Reverse(mine)
+	s.rememberShown(ctx, a, mine)
 	return leftNoticeText(fmt.Sprintf("最近 %d 条客户留言：", len(mine)), mine, s.zone()), nil
 }
 
@@ -200,5 +202,6 @@ func leftNoticeText(heading string, ms []LeftMessage, loc *time.Location) string
 		fmt.Fprintf(&b, "\n%d. %s %s（%s）：%s", i+1, m.At.In(loc).Format("01-02 15:04"), name, channelLabel(m.Channel),
 			clip(oneLine(m.Text), leftTextRunes))
 	}
+	b.WriteString("\n发送“回访 N”联系第 N 位客户。")
 	return b.String()
 }

@@ -10,7 +10,7 @@ import (
 // handoffMetrics are the handoff's collectors, on the shared registry.
 type handoffMetrics struct {
 	// requests counts handoff requests by queue and outcome (queued,
-	// out_of_hours, no_agents, servicer, already).
+	// out_of_hours, no_agents, servicer, already, call_back).
 	requests *prometheus.CounterVec
 	// assignments counts conversations given to agents, by queue.
 	assignments *prometheus.CounterVec

@@ -177,14 +177,7 @@ type begun struct {
 
 // begin starts r's handoff in status st, unless one is under way.
 func (s *Service) begin(ctx context.Context, r *Record, st Status, now time.Time) (begun, error) {
-	meta := ""
-	if len(r.Meta) > 0 {
-		b, _ := json.Marshal(r.Meta)
-		meta = string(b)
-	}
-	args := []any{r.Conversation, string(st), now.UnixMilli(), r.ID,
-		fQueue, r.Queue, fReason, r.Reason, fChannel, r.Channel, fAccount, r.Account,
-		fCustomer, r.Customer.ID, fName, r.Customer.Name, fUnion, r.Customer.UnionID, fMeta, meta, fWhy, r.Why}
+	args := append([]any{r.Conversation, string(st), now.UnixMilli(), r.ID}, recordFields(r)...)
 	res, err := beginScript.Run(ctx, s.rdb, []string{s.keys.record(r.Conversation), s.keys.queue(r.Queue)}, args...).Slice()
 	if err != nil {
 		return begun{}, fmt.Errorf("starting handoff: %w", err)
@@ -194,6 +187,17 @@ func (s *Service) begin(ctx context.Context, r *Record, st Status, now time.Time
 	}
 	n, _ := res[1].(int64)
 	return begun{position: int(n)}, nil
+}
+
+// recordFields are the field, value pairs a new record starts with.
+func recordFields(r *Record) []any {
+	meta := ""
+	if len(r.Meta) > 0 {
+		b, _ := json.Marshal(r.Meta)
+		meta = string(b)
+	}
+	return []any{fQueue, r.Queue, fReason, r.Reason, fChannel, r.Channel, fAccount, r.Account,
+		fCustomer, r.Customer.ID, fName, r.Customer.Name, fUnion, r.Customer.UnionID, fMeta, meta, fWhy, r.Why}
 }
 
 // tellStanding answers a request made while a handoff is under way.

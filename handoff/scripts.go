@@ -101,6 +101,31 @@ end
 return out
 `)
 
+// callBackScript starts a handoff already assigned to the agent who calls
+// back a customer (/callback), unless one is active or the agent is full:
+// one step, so no assignment run can give the customer to someone else
+// and nothing is left half-started. Like claimScript it records a claim,
+// which complete carries out.
+//
+//	KEYS: 1 record, 2 agent hash, 3 agent conversations, 4 claims, 5 assignment counter
+//	ARGV: 1 conversation id, 2 now ms, 3 lease end ms, 4 handoff id, 5 agent id,
+//	      6 agent capacity, 7.. field/value pairs
+//
+// Returns "new", "active" or "full".
+var callBackScript = redis.NewScript(`
+local st = redis.call('HGET', KEYS[1], 'status')
+if st == 'queued' or st == 'assigned' or st == 'message' or st == 'servicer' then return 'active' end
+if redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[6]) then return 'full' end
+redis.call('DEL', KEYS[1])
+local fields = {'hid', ARGV[4], 'status', 'assigned', 'seq', '1', 'req', ARGV[2], 'asg', ARGV[2], 'agent', ARGV[5], 'from', ''}
+for i = 7, #ARGV do fields[#fields + 1] = ARGV[i] end
+redis.call('HSET', KEYS[1], unpack(fields))
+redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
+redis.call('HSET', KEYS[2], 'last', redis.call('INCR', KEYS[5]), 'cur', ARGV[1])
+redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1])
+return 'new'
+`)
+
 // recoverScript takes over claims whose lease ended (their worker died or
 // stalled), extending the lease for the caller.
 //

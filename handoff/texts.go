@@ -46,6 +46,8 @@ type Texts struct {
 	CSATQuestion string `yaml:"csat_question"`
 	// CSATThanks answers a rating.
 	CSATThanks string `yaml:"csat_thanks"`
+	// CallBack: an agent answers the message the customer left (/callback).
+	CallBack string `yaml:"call_back"`
 	// Servicer: the 微信客服 conversation went to WeCom's own reception.
 	Servicer string `yaml:"servicer"`
 	// Stale: a handoff ended while the customer was writing; the customer
@@ -73,6 +75,7 @@ func DefaultTexts() Texts {
 		ReturnedToBot:     "客服已将您转回智能客服，需要人工时请回复“人工”。",
 		CSATQuestion:      "请为本次服务打分：回复 1-5 的数字（5 = 非常满意，1 = 非常不满意）。",
 		CSATThanks:        "感谢您的评价（{score} 分）！",
+		CallBack:          "您好，我是客服{agent}，看到了您的留言，现在为您服务。",
 		Servicer:          "正在为您转接人工客服，请稍候。",
 		Stale:             "抱歉，刚才的人工服务已结束，请重新发送您的问题。",
 	}

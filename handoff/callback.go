@@ -1,0 +1,191 @@
+package handoff
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/kefu-gateway/kefu/adapters/message"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+)
+
+// A customer who left a message was told "客服会尽快联系您"; /callback N
+// (回访 N) is how an agent does: the N-th customer of the last list of left
+// messages the agent was shown (a notice or /messages) becomes one of their
+// conversations, the customer is told which agent answers their message,
+// and the agent gets the usual notice with the conversation so far. It
+// works outside business hours: the agent chose to answer.
+
+// ReasonCallBack is the reason of a handoff an agent started with /callback.
+const ReasonCallBack = "回访留言"
+
+// leftShownTTL is how long "回访 N" can refer to a list an agent was shown.
+const leftShownTTL = 7 * 24 * time.Hour
+
+// rememberShown keeps the ids of the left messages an agent was just shown,
+// in the order they were numbered, so /callback N finds the N-th.
+func (s *Service) rememberShown(ctx context.Context, a *AgentConfig, ms []LeftMessage) {
+	if len(ms) > leftNoticeMax {
+		ms = ms[:leftNoticeMax]
+	}
+	ids := make([]any, len(ms))
+	for i, m := range ms {
+		ids[i] = m.ID
+	}
+	key := s.keys.leftShown(a.ID)
+	pipe := s.rdb.TxPipeline()
+	pipe.Del(ctx, key)
+	if len(ids) > 0 {
+		pipe.RPush(ctx, key, ids...)
+		pipe.PExpire(ctx, key, leftShownTTL)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		s.logErr("remembering the left messages shown failed", err, zap.String("agent", a.ID))
+	}
+}
+
+// shownLeft returns the n-th left message (from 1) of the last list shown
+// to the agent; ok is false when there is none.
+func (s *Service) shownLeft(ctx context.Context, a *AgentConfig, n int) (LeftMessage, bool, error) {
+	id, err := s.rdb.LIndex(ctx, s.keys.leftShown(a.ID), int64(n-1)).Result()
+	if errors.Is(err, redis.Nil) {
+		return LeftMessage{}, false, nil
+	}
+	if err != nil {
+		return LeftMessage{}, false, fmt.Errorf("reading the left messages shown: %w", err)
+	}
+	xs, err := s.rdb.XRange(ctx, s.keys.messages(), id, id).Result()
+	if err != nil {
+		return LeftMessage{}, false, fmt.Errorf("reading a left message: %w", err)
+	}
+	if len(xs) == 0 {
+		return LeftMessage{}, false, nil // trimmed from the stream since
+	}
+	return leftMessage(xs[0].ID, xs[0].Values), true, nil
+}
+
+// callBack answers /callback n.
+func (s *Service) callBack(ctx context.Context, a *AgentConfig, n int) (string, error) {
+	m, ok, err := s.shownLeft(ctx, a, n)
+	if err != nil {
+		return "", err
+	}
+	if !ok {
+		return fmt.Sprintf("没有第 %d 条留言。发送 /messages 查看最近的客户留言。", n), nil
+	}
+	q := s.queues[m.Queue]
+	if q == nil || !serves(*a, *q) {
+		return "这条留言不属于您所在的队列。", nil
+	}
+	r := &Record{
+		ID: newID(), Conversation: m.Conversation, Channel: m.Channel, Account: m.Account,
+		Customer: message.Party{ID: m.CustomerID, Name: m.CustomerName, Role: message.RoleCustomer},
+		Queue:    q.ID, Reason: ReasonCallBack,
+	}
+	name := customerName(r)
+	if cur, err := s.readRecord(ctx, m.Conversation); err != nil {
+		return "", err
+	} else if cur != nil && cur.Status.Active() {
+		return s.callBackActive(ctx, a, cur)
+	}
+	if why := s.windowClosed(ctx, r); why != "" {
+		return fmt.Sprintf("无法联系客户 %s：消息窗口已关闭（%s）。等客户再次发消息后才能联系。", name, why), nil
+	}
+	if full, text, err := s.atCapacity(ctx, a); err != nil || full {
+		return text, err
+	}
+	now := s.clock.Now()
+	keys := []string{s.keys.record(r.Conversation), s.keys.agent(a.ID), s.keys.agentConvs(a.ID), s.keys.claims(), s.keys.assignSeq()}
+	args := append([]any{r.Conversation, ms(now), ms(now.Add(s.cfg.ClaimLease)), r.ID, a.ID, a.MaxConcurrent}, recordFields(r)...)
+	if err := s.armRecovery(ctx, now.Add(s.cfg.ClaimLease)); err != nil {
+		return "", err
+	}
+	res, err := callBackScript.Run(ctx, s.rdb, keys, args...).Text()
+	if err != nil {
+		return "", fmt.Errorf("starting a call back: %w", err)
+	}
+	switch res {
+	case "active": // the customer asked for a human meanwhile
+		cur, err := s.readRecord(ctx, m.Conversation)
+		if err != nil || cur == nil {
+			return "", err
+		}
+		return s.callBackActive(ctx, a, cur)
+	case "full":
+		return fullText(a.MaxConcurrent, a.MaxConcurrent), nil
+	}
+	s.m.requests.WithLabelValues(q.ID, "call_back").Inc()
+	s.log.Info("agent calls back a customer who left a message", zap.String("agent", a.ID), zapConv(r.Conversation), zapQueue(q.ID))
+	if err := s.complete(ctx, r.Conversation); err != nil {
+		return "", err
+	}
+	return "", nil // the notice says it all
+}
+
+// callBackActive answers /callback for a customer whose handoff is under way.
+func (s *Service) callBackActive(ctx context.Context, a *AgentConfig, r *Record) (string, error) {
+	name := customerName(r)
+	switch r.Status {
+	case StatusAssigned:
+		if r.Agent == a.ID {
+			if err := s.rdb.HSet(ctx, s.keys.agent(a.ID), "cur", r.Conversation).Err(); err != nil {
+				return "", fmt.Errorf("switching conversation: %w", err)
+			}
+			return fmt.Sprintf("您正在接待客户 %s，已切换到该会话，直接发送文字即回复该客户。", name), nil
+		}
+		other := r.Agent
+		if o := s.agents[r.Agent]; o != nil {
+			other = o.Name
+		}
+		return fmt.Sprintf("客户 %s 正由客服 %s 接待。", name, other), nil
+	case StatusQueued:
+		if full, text, err := s.atCapacity(ctx, a); err != nil || full {
+			return text, err
+		}
+		q := s.queues[r.Queue]
+		if q == nil || !serves(*a, *q) {
+			return fmt.Sprintf("客户 %s 正在其他队列排队。", name), nil
+		}
+		if err := s.armRecovery(ctx, s.clock.Now().Add(s.cfg.ClaimLease)); err != nil {
+			return "", err
+		}
+		pairs, err := s.claim(ctx, q.ID, []*AgentConfig{a}, []string{r.Conversation})
+		if err != nil {
+			return "", err
+		}
+		if len(pairs) != 2 {
+			return fmt.Sprintf("客户 %s 已被其他客服接入。", name), nil
+		}
+		if err := s.complete(ctx, r.Conversation); err != nil {
+			return "", err
+		}
+		s.updatePositions(ctx, q.ID)
+		return "", nil
+	case StatusMessage:
+		return fmt.Sprintf("客户 %s 正在留言，请稍后再回访。", name), nil
+	}
+	return fmt.Sprintf("客户 %s 正由企业微信客服接待。", name), nil
+}
+
+// atCapacity brings the agent online (they are answering) and reports
+// whether they already serve as many customers as they may, with the text
+// that says so.
+func (s *Service) atCapacity(ctx context.Context, a *AgentConfig) (bool, string, error) {
+	if _, err := s.heartbeat(ctx, a, online); err != nil {
+		return false, "", err
+	}
+	n, err := s.rdb.ZCard(ctx, s.keys.agentConvs(a.ID)).Result()
+	if err != nil {
+		return false, "", fmt.Errorf("counting the agent's conversations: %w", err)
+	}
+	if int(n) >= a.MaxConcurrent {
+		return true, fullText(int(n), a.MaxConcurrent), nil
+	}
+	return false, "", nil
+}
+
+func fullText(load, max int) string {
+	return fmt.Sprintf("您的接待数已满（%d/%d），请先结束一个会话。", load, max)
+}

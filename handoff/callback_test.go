@@ -1,0 +1,121 @@
+package handoff_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/kefu-gateway/kefu/adapters"
+	"github.com/kefu-gateway/kefu/adapters/message"
+	"github.com/kefu-gateway/kefu/handoff"
+	"github.com/kefu-gateway/kefu/internal/clock"
+)
+
+// closedSupportOneEach is closedSupport with both agents serving it, one
+// customer at a time.
+const closedSupportOneEach = `
+agent_channel: fake
+queues:
+  - id: support
+    name: 售后
+    skills: [support]
+    business_hours:
+      time_zone: Asia/Shanghai
+      weekly: [ { days: mon-fri, hours: "09:00-18:00" } ]
+agents:
+  - { id: alice, name: Alice, wecom_user: alice-wx, wecom_app: WECOM, skills: [support], max_concurrent: 1 }
+  - { id: bob, name: Bob, wecom_user: bob-wx, wecom_app: WECOM, skills: [support], max_concurrent: 1 }
+`
+
+// "客服会尽快联系您" is kept: 回访 N makes the N-th customer of the list
+// the agent was shown theirs, on a Saturday when the queue is closed, and
+// the customer hears who answers their message.
+func TestCallBackAnswersALeftMessage(t *testing.T) {
+	e := setup(t, options{clock: clock.NewFake(saturday), handoff: closedSupport})
+	e.leave("u1", "请周一给我回电")
+	e.leave("u2", "发票抬头写错了")
+	e.agent("alice-wx", "/online")
+	n := e.waitFor(e.wecom, "alice-wx", "您有 2 条客户留言")
+	if !strings.Contains(n.Text, "回访 N") {
+		t.Errorf("the notice does not say how to call back:\n%s", n.Text)
+	}
+
+	e.agent("alice-wx", "回访 2")
+	e.waitFor(e.shop, "u2", "我是客服Alice，看到了您的留言")
+	notice := e.waitFor(e.wecom, "alice-wx", "【回访】顾客u2")
+	if !strings.Contains(notice.Text, "发票抬头写错了") {
+		t.Errorf("the agent's notice lacks the message left:\n%s", notice.Text)
+	}
+	if d := e.detail("u2"); d.Status != handoff.StatusAssigned || d.Agent != "alice" || d.Reason != handoff.ReasonCallBack {
+		t.Fatalf("u2's handoff = %s %s %q, want assigned to alice for a call back", d.Status, d.Agent, d.Reason)
+	}
+	if o := e.owner("u2"); o != handoff.OwnerAgentPrefix+"alice" {
+		t.Fatalf("u2's owner = %q", o)
+	}
+	e.agent("alice-wx", "您好，发票抬头改成什么？")
+	e.waitFor(e.shop, "u2", "发票抬头改成什么")
+	if got := sentTo(e.shop, "u1"); strings.Contains(got[len(got)-1].Text, "Alice") {
+		t.Fatalf("u1, who was not called back, heard: %q", got[len(got)-1].Text)
+	}
+
+	// Again: already hers, so it is made current.
+	e.agent("alice-wx", "/callback 2")
+	e.waitFor(e.wecom, "alice-wx", "您正在接待客户 顾客u2")
+	// A number past the list.
+	e.agent("alice-wx", "回访 7")
+	e.waitFor(e.wecom, "alice-wx", "没有第 7 条留言")
+
+	// /messages numbers its own list, which 回访 then follows.
+	e.leave("u3", "换货地址改一下")
+	e.agent("alice-wx", "/end")
+	e.agent("alice-wx", "查看留言")
+	list := e.waitFor(e.wecom, "alice-wx", "最近 3 条客户留言")
+	if !strings.Contains(list.Text, "3. ") || !strings.Contains(list.Text, "换货地址") {
+		t.Fatalf("list:\n%s", list.Text)
+	}
+	e.agent("alice-wx", "回访 3")
+	e.waitFor(e.shop, "u3", "我是客服Alice，看到了您的留言")
+}
+
+// A call back never takes a customer another agent serves, never exceeds
+// the agent's max_concurrent, and never writes to a customer whose window
+// closed; each refusal says why and changes nothing.
+func TestCallBackRefusals(t *testing.T) {
+	e := setup(t, options{clock: clock.NewFake(saturday), handoff: closedSupportOneEach})
+	e.leave("u1", "快递一直没到")
+	e.leave("u2", "退款什么时候到账")
+	e.agent("alice-wx", "/online")
+	e.agent("bob-wx", "/online")
+	e.waitFor(e.wecom, "alice-wx", "您有 2 条客户留言")
+	e.waitFor(e.wecom, "bob-wx", "您有 2 条客户留言")
+
+	e.agent("alice-wx", "回访 1")
+	e.waitFor(e.shop, "u1", "我是客服Alice")
+	e.agent("bob-wx", "回访 1")
+	e.waitFor(e.wecom, "bob-wx", "客户 顾客u1 正由客服 Alice 接待")
+
+	e.agent("alice-wx", "回访 2")
+	e.waitFor(e.wecom, "alice-wx", "您的接待数已满（1/1）")
+	if d := e.detail("u2"); d.Status.Active() {
+		t.Fatalf("u2's handoff is %s after a refused call back", d.Status)
+	}
+	if o := e.owner("u2"); o != "" {
+		t.Fatalf("u2's owner = %q after a refused call back; the bot must keep answering", o)
+	}
+
+	e.shop.SetWindow(func(c message.Party) adapters.Window {
+		if c.ID == "u2" {
+			return adapters.Window{Reason: "48 小时未互动"}
+		}
+		return adapters.Window{Open: true, Remaining: -1}
+	})
+	e.agent("bob-wx", "回访 2")
+	e.waitFor(e.wecom, "bob-wx", "无法联系客户 顾客u2：消息窗口已关闭（48 小时未互动）")
+	if o := e.owner("u2"); o != "" {
+		t.Fatalf("u2's owner = %q after a call back the window refused", o)
+	}
+	load, err := e.db.Client.ZCard(context.Background(), e.keys.Prefix+"{ho}:ac:bob").Result()
+	if err != nil || load != 0 {
+		t.Fatalf("bob's load = %d, %v; want 0", load, err)
+	}
+}
