@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -177,7 +176,7 @@ func (s *Store) GetEach(ctx context.Context, ids []string) ([]*Contact, error) {
 		return cmds, err
 	}
 	cmds, err := run()
-	if err != nil && isNoScript(err) {
+	if IsNoScript(err) {
 		if err := readScript.Load(ctx, s.rdb).Err(); err != nil {
 			return nil, fmt.Errorf("loading contact script: %w", err)
 		}
@@ -202,5 +201,3 @@ func (s *Store) GetEach(ctx context.Context, ids []string) ([]*Contact, error) {
 	}
 	return out, nil
 }
-
-func isNoScript(err error) bool { return err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") }

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -147,7 +146,7 @@ func (s *Store) observe(ctx context.Context, c redis.Scripter, msg message.Messa
 
 // IsNoScript reports whether err says Redis no longer had the script
 // (restarted or flushed): call Observe instead, which loads it.
-func IsNoScript(err error) bool { return err != nil && strings.Contains(err.Error(), "NOSCRIPT") }
+func IsNoScript(err error) bool { return err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") }
 
 // Result decodes the observation.
 func (o *ObserveCmd) Result() (*Observation, error) {
