@@ -252,7 +252,7 @@ func (h *harness) Customer(customer string) (string, message.Party) {
 }
 
 func tracker(srv *apptest.Server) *window.Tracker {
-	return window.New(srv.DB.Client, srv.App.Store.Keys.Window(), nil)
+	return window.New(srv.DB.Client, nil, srv.App.Store.Keys.Window(), nil)
 }
 
 func (h *harness) OpenWindow(t testing.TB, srv *apptest.Server, customer string) int {

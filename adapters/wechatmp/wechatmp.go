@@ -80,7 +80,7 @@ func New(deps adapters.Deps, node *yaml.Node, path string) (adapters.Channel, er
 	ch := &Channel{deps: deps, accounts: map[string]*Account{}}
 	var tracker *window.Tracker
 	if deps.Redis != nil {
-		tracker = window.New(deps.Redis, deps.Keys.Window(), deps.Clock.Now).SendThrough(deps.Batch)
+		tracker = window.New(deps.Redis, deps.Batch, deps.Keys.Window(), deps.Clock.Now)
 	}
 	list, err := adapters.BuildAccounts(deps, node, path, defaultAccount,
 		func(c AccountConfig) string { return c.ID },

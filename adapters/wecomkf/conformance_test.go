@@ -235,7 +235,7 @@ func (h *conformanceHarness) Customer(customer string) (string, message.Party) {
 }
 
 func windowKey(srv *apptest.Server, customer string) (*window.Tracker, string) {
-	tr := window.New(srv.DB.Client, srv.App.Store.Keys.Window(), nil)
+	tr := window.New(srv.DB.Client, nil, srv.App.Store.Keys.Window(), nil)
 	return tr, tr.Key(wecomkf.Kind, "shop", kf+"/"+customer)
 }
 

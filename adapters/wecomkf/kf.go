@@ -93,7 +93,7 @@ func (ch *Channel) newAccount(cfg AccountConfig) (*Account, error) {
 		return nil, err
 	}
 	a.api = apiclient.NewKFAPI(client)
-	a.windows = window.New(ch.deps.Redis, ch.deps.Keys.Window(), now)
+	a.windows = window.New(ch.deps.Redis, ch.deps.Batch, ch.deps.Keys.Window(), now)
 	return a, nil
 }
 

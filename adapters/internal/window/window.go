@@ -54,22 +54,17 @@ type Tracker struct {
 }
 
 // New returns a tracker whose keys start with prefix (e.g. "kefu:win:").
-// now may be nil for the wall clock.
-func New(rdb redis.UniversalClient, prefix string, now func() time.Time) *Tracker {
+// It sends its grants through batch, the gateway's shared batcher, in the
+// pipelines of the other work on inbound messages; nil gives it a batcher
+// of its own. now may be nil for the wall clock.
+func New(rdb redis.UniversalClient, batch *store.Batcher, prefix string, now func() time.Time) *Tracker {
 	if now == nil {
 		now = time.Now
 	}
-	return &Tracker{rdb: rdb, batch: store.NewBatcher(rdb), prefix: prefix, now: now}
-}
-
-// SendThrough makes the tracker send its grants through b, the gateway's
-// shared batcher, in the pipelines of the other work on inbound messages
-// (nil keeps the tracker's own batcher). It returns t.
-func (t *Tracker) SendThrough(b *store.Batcher) *Tracker {
-	if b != nil {
-		t.batch = b
+	if batch == nil {
+		batch = store.NewBatcher(rdb)
 	}
-	return t
+	return &Tracker{rdb: rdb, batch: batch, prefix: prefix, now: now}
 }
 
 // Key is the customer's hash key: channel, account and platform id.

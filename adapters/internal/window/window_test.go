@@ -19,7 +19,7 @@ import (
 func TestWeChatWindowRules(t *testing.T) {
 	db := redistest.New(t)
 	clk := clock.NewFake(time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC))
-	tr := New(db.Client, "kefu:win:", clk.Now)
+	tr := New(db.Client, nil, "kefu:win:", clk.Now)
 	ctx := context.Background()
 	key := tr.Key("wechat_oa", "shop", "openid-1")
 
@@ -293,7 +293,7 @@ func TestArmManyAlongRunsAlongOnceAfterNoScript(t *testing.T) {
 	mr := miniredis.RunT(t)
 	client := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	t.Cleanup(func() { _ = client.Close() })
-	tr := New(client, "kefu:win:", nil)
+	tr := New(client, nil, "kefu:win:", nil)
 	page(t, tr)
 	if err := client.ScriptFlush(context.Background()).Err(); err != nil {
 		t.Fatal(err)
@@ -334,7 +334,7 @@ func trackerCountingTrips(t *testing.T) (*Tracker, func() float64) {
 		_ = m.RedisRoundTrips.Write(&out)
 		return out.GetCounter().GetValue()
 	}
-	return New(db.Client, "kefu:win:", nil), trips
+	return New(db.Client, nil, "kefu:win:", nil), trips
 }
 
 // trackerOnFakeClock returns a test Redis and a tracker on it whose clock
@@ -342,5 +342,5 @@ func trackerCountingTrips(t *testing.T) (*Tracker, func() float64) {
 func trackerOnFakeClock(t *testing.T) (*redistest.DB, *clock.Fake, *Tracker) {
 	db := redistest.New(t)
 	clk := clock.NewFake(time.Unix(1_800_000_000, 0))
-	return db, clk, New(db.Client, "kefu:win:", clk.Now)
+	return db, clk, New(db.Client, nil, "kefu:win:", clk.Now)
 }
