@@ -30,10 +30,7 @@ func TestTurnWorkersRunEachTurnOnce(t *testing.T) {
 			t.Fatalf("turn %d ran %d times", i, n)
 		}
 	}
-	w.mu.Lock()
-	idle := len(w.idle)
-	w.mu.Unlock()
-	if idle == 0 || idle > maxIdleWorkers {
+	if idle := w.idle.Load(); idle == 0 || idle > maxIdleWorkers {
 		t.Fatalf("%d idle workers after the turns, want between 1 and %d", idle, maxIdleWorkers)
 	}
 	// Each round of 500 may start new workers, but later rounds reuse up
@@ -47,12 +44,10 @@ func TestTurnWorkersRunEachTurnOnce(t *testing.T) {
 // (or left, past maxIdleWorkers), so the next round can reuse them.
 func settled(t *testing.T, w *turnWorkers) {
 	t.Helper()
-	want := int(min(w.started.Load(), maxIdleWorkers))
+	want := min(w.started.Load(), maxIdleWorkers)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		w.mu.Lock()
-		idle := len(w.idle)
-		w.mu.Unlock()
+		idle := w.idle.Load()
 		if idle >= want {
 			return
 		}
@@ -74,9 +69,7 @@ func TestTurnWorkersLeaveWhenIdle(t *testing.T) {
 	wg.Wait()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		w.mu.Lock()
-		idle := len(w.idle)
-		w.mu.Unlock()
+		idle := w.idle.Load()
 		if idle == 0 {
 			break
 		}
