@@ -54,6 +54,9 @@ func (s *Service) MountAdmin(r fiber.Router) {
 			return c.Status(fiber.StatusBadRequest).JSON(fiber.Map{"error": "limit must be between 1 and 1000"})
 		}
 		ms, err := s.LeftMessages(c.UserContext(), n)
+		if err == nil {
+			err = s.markCalledBack(c.UserContext(), ms)
+		}
 		return reply(c, ms, err)
 	})
 	g.Get("/conversations/:id", func(c *fiber.Ctx) error {
@@ -257,6 +260,9 @@ type LeftMessage struct {
 	Text         string    `json:"text"`
 	Why          string    `json:"why"`
 	At           time.Time `json:"at"`
+	// CalledBackBy is the agent who answered it with /callback (within
+	// the last 7 days), if any.
+	CalledBackBy string `json:"called_back_by,omitempty"`
 }
 
 // LeftMessages returns the newest n messages customers left.

@@ -21,8 +21,9 @@ import (
 // ReasonCallBack is the reason of a handoff an agent started with /callback.
 const ReasonCallBack = "回访留言"
 
-// leftShownTTL is how long "回访 N" can refer to a list an agent was shown.
-const leftShownTTL = 7 * 24 * time.Hour
+// callBackMemory is how long "回访 N" can refer to a list an agent was
+// shown, and how long a left message shows who called the customer back.
+const callBackMemory = 7 * 24 * time.Hour
 
 // rememberShown keeps the ids of the left messages an agent was just shown,
 // in the order they were numbered, so /callback N finds the N-th.
@@ -39,7 +40,7 @@ func (s *Service) rememberShown(ctx context.Context, a *AgentConfig, ms []LeftMe
 	pipe.Del(ctx, key)
 	if len(ids) > 0 {
 		pipe.RPush(ctx, key, ids...)
-		pipe.PExpire(ctx, key, leftShownTTL)
+		pipe.PExpire(ctx, key, callBackMemory)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		s.logErr("remembering the left messages shown failed", err, zap.String("agent", a.ID))
@@ -64,6 +65,25 @@ func (s *Service) shownLeft(ctx context.Context, a *AgentConfig, n int) (LeftMes
 		return LeftMessage{}, false, nil // trimmed from the stream since
 	}
 	return leftMessage(xs[0].ID, xs[0].Values), true, nil
+}
+
+// markCalledBack fills in who called back the customers of ms, if anyone.
+func (s *Service) markCalledBack(ctx context.Context, ms []LeftMessage) error {
+	if len(ms) == 0 {
+		return nil
+	}
+	keys := make([]string, len(ms))
+	for i, m := range ms {
+		keys[i] = s.keys.calledBack(m.ID)
+	}
+	vals, err := s.rdb.MGet(ctx, keys...).Result()
+	if err != nil {
+		return fmt.Errorf("reading who called back: %w", err)
+	}
+	for i, v := range vals {
+		ms[i].CalledBackBy, _ = v.(string)
+	}
+	return nil
 }
 
 // callBack answers /callback n.
@@ -115,6 +135,9 @@ func (s *Service) callBack(ctx context.Context, a *AgentConfig, n int) (string, 
 		return s.callBackActive(ctx, a, cur)
 	case "full":
 		return fullText(a.MaxConcurrent, a.MaxConcurrent), nil
+	}
+	if err := s.rdb.Set(ctx, s.keys.calledBack(m.ID), a.ID, callBackMemory).Err(); err != nil {
+		s.logErr("marking the left message called back failed", err, zapConv(r.Conversation))
 	}
 	s.m.requests.WithLabelValues(q.ID, "call_back").Inc()
 	s.log.Info("agent calls back a customer who left a message", zap.String("agent", a.ID), zapConv(r.Conversation), zapQueue(q.ID))

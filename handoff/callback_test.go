@@ -2,9 +2,12 @@ package handoff_test
 
 import (
 	"context"
+	"encoding/json"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
+	"github.com/gofiber/fiber/v2"
 	"github.com/kefu-gateway/kefu/adapters"
 	"github.com/kefu-gateway/kefu/adapters/message"
 	"github.com/kefu-gateway/kefu/handoff"
@@ -73,8 +76,34 @@ func TestCallBackAnswersALeftMessage(t *testing.T) {
 	if !strings.Contains(list.Text, "3. ") || !strings.Contains(list.Text, "换货地址") {
 		t.Fatalf("list:\n%s", list.Text)
 	}
+	// It shows whom an agent called back already.
+	for _, line := range strings.Split(list.Text, "\n") {
+		marked := strings.Contains(line, "（已由 Alice 回访）")
+		if strings.Contains(line, "发票抬头写错了") != marked {
+			t.Errorf("only u2's message should be marked called back:\n%s", list.Text)
+		}
+	}
 	e.agent("alice-wx", "回访 3")
 	e.waitFor(e.shop, "u3", "我是客服Alice，看到了您的留言")
+
+	// The operator API says so too.
+	app := fiber.New()
+	e.svc.MountAdmin(app.Group("/admin/api"))
+	resp, err := app.Test(httptest.NewRequest("GET", "/admin/api/handoff/messages", nil), 5000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left []handoff.LeftMessage
+	if err := json.NewDecoder(resp.Body).Decode(&left); err != nil {
+		t.Fatal(err)
+	}
+	by := map[string]string{}
+	for _, m := range left {
+		by[m.CustomerID] = m.CalledBackBy
+	}
+	if len(left) != 3 || by["u1"] != "" || by["u2"] != "alice" || by["u3"] != "alice" {
+		t.Fatalf("called back by = %v over %d messages", by, len(left))
+	}
 }
 
 // A call back never takes a customer another agent serves, never exceeds

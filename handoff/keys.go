@@ -57,6 +57,9 @@ func (k keys) leftCursor(agent string) string { return k.p() + "leftseen:" + age
 // as numbered (see /callback).
 func (k keys) leftShown(agent string) string { return k.p() + "leftshown:" + agent }
 
+// calledBack holds the agent who called back the customer of a left message.
+func (k keys) calledBack(id string) string { return k.p() + "leftback:" + id }
+
 // assignSeq numbers assignments, for round-robin.
 func (k keys) assignSeq() string { return k.p() + "seq" }
 

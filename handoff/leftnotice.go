@@ -126,7 +126,7 @@ func (s *Service) noticeLeft(ctx context.Context, a *AgentConfig) {
 	if len(mine) == 0 {
 		return
 	}
-	err = s.sendAgent(ctx, a, leftNoticeText(fmt.Sprintf("您有 %d 条客户留言：", len(mine)), mine, s.zone()), "")
+	err = s.sendAgent(ctx, a, s.leftListText(fmt.Sprintf("您有 %d 条客户留言：", len(mine)), mine), "")
 	if err == nil {
 		s.rememberShown(ctx, a, mine)
 		return
@@ -184,13 +184,18 @@ func (s *Service) recentLeftText(ctx context.Context, a *AgentConfig) (string, e
 		return "您所在的队列暂无客户留言。", nil
 	}
 	slices.Reverse(mine)
+	if err := s.markCalledBack(ctx, mine); err != nil {
+		return "", err
+	}
 	s.rememberShown(ctx, a, mine)
-	return leftNoticeText(fmt.Sprintf("最近 %d 条客户留言：", len(mine)), mine, s.zone()), nil
+	return s.leftListText(fmt.Sprintf("最近 %d 条客户留言：", len(mine)), mine), nil
 }
 
-// leftNoticeText lists the messages under heading, oldest first, at most
-// leftNoticeMax, with their times in loc.
-func leftNoticeText(heading string, ms []LeftMessage, loc *time.Location) string {
+// leftListText lists the messages under heading, oldest first, at most
+// leftNoticeMax, with their times in the service's zone and who called the
+// customer back.
+func (s *Service) leftListText(heading string, ms []LeftMessage) string {
+	loc := s.zone()
 	var b strings.Builder
 	b.WriteString(heading)
 	for i, m := range ms {
@@ -201,6 +206,13 @@ func leftNoticeText(heading string, ms []LeftMessage, loc *time.Location) string
 		name := customerName(&Record{Customer: message.Party{ID: m.CustomerID, Name: m.CustomerName}})
 		fmt.Fprintf(&b, "\n%d. %s %s（%s）：%s", i+1, m.At.In(loc).Format("01-02 15:04"), name, channelLabel(m.Channel),
 			clip(oneLine(m.Text), leftTextRunes))
+		if m.CalledBackBy != "" {
+			by := m.CalledBackBy
+			if ag := s.agents[by]; ag != nil {
+				by = ag.Name
+			}
+			fmt.Fprintf(&b, "（已由 %s 回访）", by)
+		}
 	}
 	b.WriteString("\n发送“回访 N”联系第 N 位客户。")
 	return b.String()
