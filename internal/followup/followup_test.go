@@ -43,7 +43,6 @@ func TestFollowups(t *testing.T) {
 			URL: "https://shop.example.com/size", Fields: map[string]string{"first": "{{name}}您好", "keyword1": "{{text}}", "keyword2": "{{attr.size}}"}}}
 	}, func(c *contacts.Config) {
 		c.QuietHours = contacts.QuietHours{Start: "22:00", End: "08:00"}
-		c.Timezone = zoneAt(time.Now(), 14)
 	})
 	for name, fn := range map[string]func(*testing.T, *env){
 		"fires after its delay":                      testFiresAfterItsDelay,
