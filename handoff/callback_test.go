@@ -12,6 +12,7 @@ import (
 	"github.com/kefu-gateway/kefu/adapters/message"
 	"github.com/kefu-gateway/kefu/handoff"
 	"github.com/kefu-gateway/kefu/internal/clock"
+	"github.com/kefu-gateway/kefu/internal/testutil/fakechannel"
 )
 
 // closedSupportOneEach is closedSupport with both agents serving it, one
@@ -146,5 +147,37 @@ func TestCallBackRefusals(t *testing.T) {
 	load, err := e.db.Client.ZCard(context.Background(), e.keys.Prefix+"{ho}:ac:bob").Result()
 	if err != nil || load != 0 {
 		t.Fatalf("bob's load = %d, %v; want 0", load, err)
+	}
+}
+
+// An agent in another process may call the customer back between the end
+// of the customer's leave-message step and the clearing of its owner: the
+// step then clears only its own owner, and the agent keeps the customer
+// (before, the bot took the customer back while the agent served them).
+func TestCallBackBetweenTheEndOfALeaveAndItsOwnerCleared(t *testing.T) {
+	e := setup(t, options{clock: clock.NewFake(saturday), handoff: closedSupport})
+	e.leave("u1", "请周一给我回电")
+	e.agent("alice-wx", "/online")
+	e.waitFor(e.wecom, "alice-wx", "您有 1 条客户留言")
+	handoff.SetAfterLeft(e.svc, func(conv string) {
+		handoff.SetAfterLeft(e.svc, nil)
+		if err := e.acceptErr(message.Message{ID: "cb-" + conv, Channel: fakechannel.Kind, Account: e.wecomID,
+			ConversationID: "fake:" + e.wecomID + ":alice-wx", From: message.Party{ID: "alice-wx"}, Kind: message.KindText, Text: "回访 1"}); err != nil {
+			t.Error(err)
+		}
+	})
+	e.customer("u1", "人工")
+	e.waitStatus("u1", handoff.StatusMessage)
+	e.customer("u1", "再补充一句：地址是北京路 1 号")
+	e.waitFor(e.shop, "u1", "我是客服Alice")
+	e.settle()
+	if c := countWith(e.shop, "u1", "已收到您的留言"); c != 1 {
+		t.Errorf("u1 was told %d times that the bot goes on, want once (the first message); Alice serves them now", c)
+	}
+	if o := e.owner("u1"); o != handoff.OwnerAgentPrefix+"alice" {
+		t.Fatalf("u1's owner = %q with alice serving them; want agent:alice", o)
+	}
+	if d := e.detail("u1"); d.Status != handoff.StatusAssigned || d.Agent != "alice" {
+		t.Fatalf("u1's handoff = %s %s", d.Status, d.Agent)
 	}
 }

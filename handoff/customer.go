@@ -135,14 +135,28 @@ func (s *Service) leaveMessage(ctx context.Context, r *Record, msg message.Messa
 	if _, _, err := s.finish(ctx, r.Conversation, r.ID, []Status{StatusMessage}, StatusClosed); err != nil {
 		return ignoreGone(err)
 	}
-	if _, err := s.setOwner(ctx, r.Conversation, ""); err != nil {
+	if s.afterLeft != nil {
+		s.afterLeft(r.Conversation)
+	}
+	cleared, err := s.clearOwner(ctx, r.Conversation, r.owner())
+	if err != nil {
 		return err
+	}
+	if !cleared {
+		// An agent took the customer meanwhile (/callback): they are
+		// told so, not that the bot goes on.
+		if cur, err := s.readRecord(ctx, r.Conversation); err == nil && cur != nil && cur.Status.Active() {
+			if !cancelled {
+				s.noticeLeftOnline(ctx, r.Queue)
+			}
+			return nil
+		}
 	}
 	if cancelled {
 		return s.tell(ctx, r, s.cfg.Texts.LeftQueue)
 	}
 	s.log.Info("customer left a message for the agents", zapConv(r.Conversation), zapQueue(r.Queue))
-	err := s.tell(ctx, r, s.cfg.Texts.MessageLeft)
+	err = s.tell(ctx, r, s.cfg.Texts.MessageLeft)
 	s.noticeLeftOnline(ctx, r.Queue)
 	return err
 }
@@ -161,7 +175,7 @@ func (s *Service) repairOwner(ctx context.Context, conv router.Conversation, msg
 	if !mine {
 		return nil
 	}
-	ok, err := s.setOwner(ctx, conv.ID, "")
+	ok, err := s.setOwnerIf(ctx, conv.ID, "", conv.Owner)
 	if err != nil || !ok {
 		return err
 	}

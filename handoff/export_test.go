@@ -4,6 +4,10 @@ package handoff
 // and before it is carried out (the crash test kills the process there).
 func SetAfterClaim(s *Service, f func(conv string)) { s.afterClaim = f }
 
+// SetAfterLeft installs a hook that runs after a leave-message step ended
+// and before its owner is cleared.
+func SetAfterLeft(s *Service, f func(conv string)) { s.afterLeft = f }
+
 // ParseCommand exposes the agent command parser with the default aliases.
 func ParseCommand(text string, extra map[string][]string) (Parsed, bool) {
 	return newCommandSet(extra).parse(text)

@@ -72,7 +72,7 @@ func (s *Service) release(ctx context.Context, r *Record, how Status, auto bool)
 	if err != nil {
 		return "", err
 	}
-	if _, err := s.setOwner(ctx, r.Conversation, ""); err != nil {
+	if _, err := s.clearOwner(ctx, r.Conversation, old.owner()); err != nil {
 		return next, err
 	}
 	s.log.Info("handoff ended", zapConv(r.Conversation), zap.String("agent", old.Agent), zap.String("status", string(how)), zap.Bool("auto", auto))
@@ -124,7 +124,7 @@ func (s *Service) abandon(ctx context.Context, r *Record) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.setOwner(ctx, r.Conversation, ""); err != nil {
+	if _, err := s.clearOwner(ctx, r.Conversation, old.owner()); err != nil {
 		return err
 	}
 	s.log.Info("customer left the queue", zapConv(r.Conversation), zapQueue(old.Queue))
@@ -159,7 +159,7 @@ func (s *Service) queueTimeout(ctx context.Context, p TimerPayload) error {
 		s.m.ended.WithLabelValues(string(StatusExpired)).Inc()
 		return s.startMessageStep(ctx, old, s.cfg.Texts.Expired)
 	}
-	if _, err := s.setOwner(ctx, r.Conversation, ""); err != nil {
+	if _, err := s.clearOwner(ctx, r.Conversation, old.owner()); err != nil {
 		return err
 	}
 	return s.tell(ctx, old, s.cfg.Texts.Expired)
@@ -180,7 +180,7 @@ func (s *Service) messageTimeout(ctx context.Context, p TimerPayload) error {
 		}
 		return err
 	}
-	_, err = s.setOwner(ctx, r.Conversation, "")
+	_, err = s.clearOwner(ctx, r.Conversation, r.owner())
 	return err
 }
 

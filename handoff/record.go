@@ -37,6 +37,20 @@ const (
 	StatusClosed    Status = "closed" // the leave-message window ended, or a stale owner was repaired
 )
 
+// owner is the conversation owner a handoff in status s sets ("" when
+// the record does not say: a 微信客服 servicer's, or not active).
+func (r *Record) owner() string {
+	switch r.Status {
+	case StatusQueued:
+		return OwnerQueuePrefix + r.Queue
+	case StatusAssigned:
+		return OwnerAgentPrefix + r.Agent
+	case StatusMessage:
+		return OwnerMessagePrefix + r.Queue
+	}
+	return ""
+}
+
 // Active reports whether a human (or the leave-message step) owns the conversation.
 func (s Status) Active() bool {
 	switch s {

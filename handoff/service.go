@@ -101,6 +101,9 @@ type Service struct {
 	// afterClaim, when set (tests only), runs after an assignment is
 	// claimed and before it is carried out.
 	afterClaim func(conv string)
+	// afterLeft, when set (tests only), runs after a leave-message step
+	// ended and before its owner is cleared.
+	afterLeft func(conv string)
 }
 
 var (
@@ -228,7 +231,22 @@ func (s *Service) readRecord(ctx context.Context, conv string) (*Record, error) 
 // setOwner sets (or with "" clears) the conversation's owner and bumps its
 // version; owners that are not the handoff's are left alone.
 func (s *Service) setOwner(ctx context.Context, conv, owner string) (bool, error) {
-	args := []any{owner, "", s.cfg.RecordTTL.Milliseconds()}
+	return s.setOwnerIf(ctx, conv, owner, "")
+}
+
+// clearOwner gives the conversation back to the bot, but only while its
+// owner is was, the owner the ending handoff set ("" = any handoff owner):
+// a handoff that started since (an agent's /callback in another process,
+// say) keeps its owner.
+// It reports whether it did.
+func (s *Service) clearOwner(ctx context.Context, conv, was string) (bool, error) {
+	return s.setOwnerIf(ctx, conv, "", was)
+}
+
+// setOwnerIf sets the owner when the current one is was ("" = any handoff
+// owner or none) and reports whether it did.
+func (s *Service) setOwnerIf(ctx context.Context, conv, owner, was string) (bool, error) {
+	args := []any{owner, was, s.cfg.RecordTTL.Milliseconds()}
 	for _, p := range ownerPrefixes {
 		args = append(args, p)
 	}
