@@ -207,7 +207,7 @@ func (s *Service) complete(ctx context.Context, conv string) error {
 		switch {
 		case r.From != "":
 			text = fill(s.cfg.Texts.Transferred, vars{Agent: a.Name})
-		case r.Reason == ReasonCallBack && r.Seq == 1:
+		case r.callBack():
 			text = fill(s.cfg.Texts.CallBack, vars{Agent: a.Name})
 		}
 		if err := s.tell(ctx, r, text); err != nil {
@@ -224,7 +224,7 @@ func (s *Service) complete(ctx context.Context, conv string) error {
 	if err := s.scheduleIdle(ctx, timer, r.Assigned.Add(s.cfg.IdleReminder)); err != nil {
 		return err
 	}
-	if r.From == "" && r.Reason != ReasonCallBack {
+	if r.From == "" && !r.callBack() {
 		s.m.assignments.WithLabelValues(r.Queue).Inc()
 		s.m.wait.WithLabelValues(r.Queue).Observe(r.Assigned.Sub(r.Requested).Seconds())
 	}

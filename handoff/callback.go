@@ -113,7 +113,9 @@ func (s *Service) callBack(ctx context.Context, a *AgentConfig, n int) (string, 
 	if why := s.windowClosed(ctx, r); why != "" {
 		return fmt.Sprintf("无法联系客户 %s：消息窗口已关闭（%s）。等客户再次发消息后才能联系。", name, why), nil
 	}
-	if full, text, err := s.atCapacity(ctx, a); err != nil || full {
+	// A call back is not /online: an agent who went /offline answers this
+	// customer without getting queued ones (their message already beat).
+	if full, text, err := s.atCapacity(ctx, a, ""); err != nil || full {
 		return text, err
 	}
 	now := s.clock.Now()
@@ -164,7 +166,8 @@ func (s *Service) callBackActive(ctx context.Context, a *AgentConfig, r *Record)
 		}
 		return fmt.Sprintf("客户 %s 正由客服 %s 接待。", name, other), nil
 	case StatusQueued:
-		if full, text, err := s.atCapacity(ctx, a); err != nil || full {
+		// Taking a waiting customer is /accept, which puts the agent online.
+		if full, text, err := s.atCapacity(ctx, a, online); err != nil || full {
 			return text, err
 		}
 		q := s.queues[r.Queue]
@@ -192,12 +195,14 @@ func (s *Service) callBackActive(ctx context.Context, a *AgentConfig, r *Record)
 	return fmt.Sprintf("客户 %s 正由企业微信客服接待。", name), nil
 }
 
-// atCapacity brings the agent online (they are answering) and reports
-// whether they already serve as many customers as they may, with the text
-// that says so.
-func (s *Service) atCapacity(ctx context.Context, a *AgentConfig) (bool, string, error) {
-	if _, err := s.heartbeat(ctx, a, online); err != nil {
-		return false, "", err
+// atCapacity records the agent's presence in heartbeat mode ("" = leave
+// it) and reports whether they already serve as many customers as they
+// may, with the text that says so.
+func (s *Service) atCapacity(ctx context.Context, a *AgentConfig, mode string) (bool, string, error) {
+	if mode != "" {
+		if _, err := s.heartbeat(ctx, a, mode); err != nil {
+			return false, "", err
+		}
 	}
 	n, err := s.rdb.ZCard(ctx, s.keys.agentConvs(a.ID)).Result()
 	if err != nil {

@@ -181,3 +181,24 @@ func TestCallBackBetweenTheEndOfALeaveAndItsOwnerCleared(t *testing.T) {
 		t.Fatalf("u1's handoff = %s %s", d.Status, d.Agent)
 	}
 }
+
+// 回访 is not /online: an agent who went /offline answers the customer
+// who left a message and still gets no queued customers.
+func TestCallBackKeepsAnOfflineAgentOffline(t *testing.T) {
+	e := setup(t, options{clock: clock.NewFake(saturday), handoff: closedSupport})
+	e.leave("u1", "快递一直没到")
+	e.agent("alice-wx", "查看留言")
+	e.waitFor(e.wecom, "alice-wx", "最近 1 条客户留言")
+	e.agent("alice-wx", "/offline")
+	e.agent("alice-wx", "回访 1")
+	e.waitFor(e.shop, "u1", "我是客服Alice")
+	agents, err := e.svc.Agents(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range agents {
+		if a.ID == "alice" && (!a.Away || a.Load != 1) {
+			t.Fatalf("alice after a call back while offline: %+v; want away with one conversation", a)
+		}
+	}
+}

@@ -168,6 +168,9 @@ func (cs commandSet) parse(text string) (p Parsed, ok bool) {
 		n, err := strconv.Atoi(strings.TrimPrefix(strings.Join(p.Args, ""), "#"))
 		if len(p.Args) != 1 || err != nil || n < 1 {
 			p.Problem = "请给出会话序号（/list 里的数字）"
+			if cmd == CmdCallBack {
+				p.Problem = "请给出留言序号（留言通知或 /messages 里的数字）"
+			}
 		}
 		p.Index = n
 	case argsWord:

@@ -126,6 +126,9 @@ func (s *Service) noticeLeft(ctx context.Context, a *AgentConfig) {
 	if len(mine) == 0 {
 		return
 	}
+	if err := s.markCalledBack(ctx, mine); err != nil {
+		s.logErr("reading who called back failed", err, zap.String("agent", a.ID))
+	}
 	err = s.sendAgent(ctx, a, s.leftListText(fmt.Sprintf("您有 %d 条客户留言：", len(mine)), mine), "")
 	if err == nil {
 		s.rememberShown(ctx, a, mine)

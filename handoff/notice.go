@@ -30,7 +30,7 @@ func (s *Service) notice(ctx context.Context, r *Record, a *AgentConfig) string 
 			from = fa.Name
 		}
 		fmt.Fprintf(&b, "【转接】%s 转来客户 %s · %s\n", from, name, channelLabel(r.Channel))
-	} else if r.Reason == ReasonCallBack {
+	} else if r.callBack() {
 		fmt.Fprintf(&b, "【回访】%s · %s\n", name, channelLabel(r.Channel))
 	} else {
 		fmt.Fprintf(&b, "【新客户】%s · %s\n", name, channelLabel(r.Channel))
@@ -43,7 +43,7 @@ func (s *Service) notice(ctx context.Context, r *Record, a *AgentConfig) string 
 	if r.Reason != "" {
 		fmt.Fprintf(&b, " · 原因：%s", r.Reason)
 	}
-	if !r.Requested.IsZero() && !r.Assigned.IsZero() && r.From == "" && r.Reason != ReasonCallBack {
+	if !r.Requested.IsZero() && !r.Assigned.IsZero() && r.From == "" && !r.callBack() {
 		fmt.Fprintf(&b, " · 等待 %s", minutes(r.Assigned.Sub(r.Requested)))
 	}
 	b.WriteByte('\n')

@@ -37,6 +37,10 @@ const (
 	StatusClosed    Status = "closed" // the leave-message window ended, or a stale owner was repaired
 )
 
+// callBack reports whether the record's current assignment is the one an
+// agent's /callback started (not a later one after a requeue or transfer).
+func (r *Record) callBack() bool { return r.Reason == ReasonCallBack && r.Seq == 1 && r.From == "" }
+
 // owner is the conversation owner a handoff in status s sets ("" when
 // the record does not say: a 微信客服 servicer's, or not active).
 func (r *Record) owner() string {

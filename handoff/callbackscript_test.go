@@ -1,0 +1,71 @@
+package handoff
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/kefu-gateway/kefu/internal/store"
+	"github.com/kefu-gateway/kefu/internal/testutil/redistest"
+	"github.com/redis/go-redis/v9"
+)
+
+// callBackScript starts a handoff assigned to the calling agent in one
+// step, or refuses: when a handoff is under way (the customer asked for a
+// human since the agent looked) and when the agent is full (a customer
+// was assigned to them since). A refusal writes nothing.
+func TestCallBackScript(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name   string
+		status string // the record's status before ("" = none)
+		load   int    // the agent's conversations before
+		want   string
+	}{
+		{"no handoff", "", 0, "new"},
+		{"an ended one", "closed", 1, "new"},
+		{"queued meanwhile", "queued", 0, "active"},
+		{"assigned meanwhile", "assigned", 0, "active"},
+		{"leaving a message", "message", 0, "active"},
+		{"with WeCom's reception", "servicer", 0, "active"},
+		{"agent full", "", 2, "full"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db := redistest.New(t)
+			k := keys{store.Keys{Prefix: "kefu:"}}
+			conv := "fake:shop:u1"
+			if tc.status != "" {
+				db.Client.HSet(ctx, k.record(conv), "hid", "old", "status", tc.status, "agent", "bob")
+			}
+			for i := range tc.load {
+				db.Client.ZAdd(ctx, k.agentConvs("alice"), redis.Z{Score: float64(i), Member: fmt.Sprint("other", i)})
+			}
+			r := &Record{ID: "h1", Conversation: conv, Channel: "fake", Account: "shop", Queue: "support", Reason: ReasonCallBack}
+			args := append([]any{conv, 1000, 61000, r.ID, "alice", 2}, recordFields(r)...)
+			got, err := callBackScript.Run(ctx, db.Client,
+				[]string{k.record(conv), k.agent("alice"), k.agentConvs("alice"), k.claims(), k.assignSeq()}, args...).Text()
+			if err != nil || got != tc.want {
+				t.Fatalf("script = %q, %v; want %q", got, err, tc.want)
+			}
+			rec, _ := db.Client.HGetAll(ctx, k.record(conv)).Result()
+			load := db.Client.ZCard(ctx, k.agentConvs("alice")).Val()
+			claimed := db.Client.ZScore(ctx, k.claims(), conv).Err() == nil
+			if tc.want != "new" {
+				if (tc.status == "" && len(rec) != 0) || (tc.status != "" && rec["status"] != tc.status) ||
+					load != int64(tc.load) || claimed {
+					t.Fatalf("a refusal wrote: record %v, load %d, claimed %v", rec, load, claimed)
+				}
+				return
+			}
+			p := parseRecord(conv, rec)
+			if p.Status != StatusAssigned || p.Agent != "alice" || p.Seq != 1 || p.ID != "h1" || p.Queue != "support" ||
+				!p.callBack() || p.Greeted >= p.Seq {
+				t.Fatalf("record = %+v", p)
+			}
+			cur := db.Client.HGet(ctx, k.agent("alice"), "cur").Val()
+			if load != int64(tc.load)+1 || cur != conv || !claimed {
+				t.Fatalf("load %d, current %q, claimed %v", load, cur, claimed)
+			}
+		})
+	}
+}
