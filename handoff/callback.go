@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/kefu-gateway/kefu/adapters/message"
@@ -25,32 +26,61 @@ const ReasonCallBack = "回访留言"
 // shown, and how long a left message shows who called the customer back.
 const callBackMemory = 7 * 24 * time.Hour
 
-// rememberShown keeps the ids of the left messages an agent was just shown,
-// in the order they were numbered, so /callback N finds the N-th.
-func (s *Service) rememberShown(ctx context.Context, a *AgentConfig, ms []LeftMessage) {
+// numberShown numbers the left messages an agent is about to be shown and
+// remembers them, so /callback N finds the N-th. A notice continues the
+// agent's numbers (fresh ones for its messages), so a notice that arrives
+// while the agent reads an earlier list — or that their own /callback
+// message brings, when it brings them online — changes no number they
+// saw; /messages (fresh) starts again from 1. It returns the first number,
+// or 0 when the numbers could not be kept (the list is then shown without
+// them). Only the first leftNoticeMax messages are shown and numbered.
+func (s *Service) numberShown(ctx context.Context, a *AgentConfig, ms []LeftMessage, fresh bool) int {
 	if len(ms) > leftNoticeMax {
 		ms = ms[:leftNoticeMax]
 	}
-	ids := make([]any, len(ms))
-	for i, m := range ms {
-		ids[i] = m.ID
+	mode := "append"
+	if fresh {
+		mode = "fresh"
 	}
-	key := s.keys.leftShown(a.ID)
-	pipe := s.rdb.TxPipeline()
-	pipe.Del(ctx, key)
-	if len(ids) > 0 {
-		pipe.RPush(ctx, key, ids...)
-		pipe.PExpire(ctx, key, callBackMemory)
+	args := []any{mode, callBackMemory.Milliseconds(), leftShownKeep}
+	for _, m := range ms {
+		args = append(args, m.ID)
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		s.logErr("remembering the left messages shown failed", err, zap.String("agent", a.ID))
+	first, err := numberShownScript.Run(ctx, s.rdb, []string{s.keys.leftShown(a.ID)}, args...).Int()
+	if err != nil {
+		s.logErr("numbering the left messages shown failed", err, zap.String("agent", a.ID))
+		return 0
 	}
+	return first
 }
 
-// shownLeft returns the n-th left message (from 1) of the last list shown
-// to the agent; ok is false when there is none.
+// leftShownKeep is how many of an agent's latest numbers /callback can use.
+const leftShownKeep = 200
+
+// numberShownScript gives the left message ids ARGV[4..] the next numbers
+// of an agent (from 1 after "fresh") and forgets numbers older than the
+// latest ARGV[3].
+//
+//	KEYS: 1 the agent's numbers (hash: "n" = the last number, "<number>" = id)
+//	ARGV: 1 "fresh" | "append", 2 TTL ms, 3 numbers kept, 4.. ids
+//
+// Returns the first number given.
+var numberShownScript = redis.NewScript(`
+if ARGV[1] == 'fresh' then redis.call('DEL', KEYS[1]) end
+local k, keep = #ARGV - 3, tonumber(ARGV[3])
+local last = redis.call('HINCRBY', KEYS[1], 'n', k)
+for i = 1, k do
+  redis.call('HSET', KEYS[1], tostring(last - k + i), ARGV[3 + i])
+  if last - k + i - keep > 0 then redis.call('HDEL', KEYS[1], tostring(last - k + i - keep)) end
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return last - k + 1
+`)
+
+// shownLeft returns the left message the agent was shown as number n;
+// ok is false when there is none.
 func (s *Service) shownLeft(ctx context.Context, a *AgentConfig, n int) (LeftMessage, bool, error) {
-	id, err := s.rdb.LIndex(ctx, s.keys.leftShown(a.ID), int64(n-1)).Result()
+	id, err := s.rdb.HGet(ctx, s.keys.leftShown(a.ID), strconv.Itoa(n)).Result()
 	if errors.Is(err, redis.Nil) {
 		return LeftMessage{}, false, nil
 	}

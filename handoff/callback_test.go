@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/kefu-gateway/kefu/adapters"
@@ -200,5 +201,30 @@ func TestCallBackKeepsAnOfflineAgentOffline(t *testing.T) {
 		if a.ID == "alice" && (!a.Away || a.Load != 1) {
 			t.Fatalf("alice after a call back while offline: %+v; want away with one conversation", a)
 		}
+	}
+}
+
+// Numbers an agent saw keep their meaning: a notice continues them. Here
+// the agent's presence lapsed, so their 回访 1 first brings them online and
+// a notice of the message left meanwhile, which becomes number 2; number 1
+// is still the customer they meant.
+func TestCallBackNumbersHoldAcrossNotices(t *testing.T) {
+	fake := clock.NewFake(saturday)
+	e := setup(t, options{clock: fake, handoff: closedSupport})
+	e.agent("alice-wx", "/online")
+	e.leave("u1", "请周一给我回电")
+	if n := e.waitFor(e.wecom, "alice-wx", "您有 1 条客户留言"); !strings.Contains(n.Text, "1. ") {
+		t.Fatalf("first notice:\n%s", n.Text)
+	}
+	fake.Advance(31 * time.Minute) // past presence_ttl
+	e.leave("u2", "发票抬头写错了")
+	e.agent("alice-wx", "回访 1")
+	e.waitFor(e.shop, "u1", "我是客服Alice")
+	second := e.waitFor(e.wecom, "alice-wx", "发票抬头写错了")
+	if !strings.Contains(second.Text, "2. ") || strings.Contains(second.Text, "1. ") {
+		t.Fatalf("the notice that came with 回访 1 should number u2's message 2:\n%s", second.Text)
+	}
+	if countWith(e.shop, "u2", "客服Alice") != 0 {
+		t.Fatal("u2 was called back instead of u1")
 	}
 }

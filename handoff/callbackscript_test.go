@@ -69,3 +69,32 @@ func TestCallBackScript(t *testing.T) {
 		})
 	}
 }
+
+// A notice's messages get the agent's next numbers, /messages starts
+// again from 1, and numbers older than the kept ones are forgotten.
+func TestNumberShownScript(t *testing.T) {
+	ctx := context.Background()
+	db := redistest.New(t)
+	key := "kefu:{ho}:leftshown:alice"
+	number := func(mode string, ids ...any) int {
+		t.Helper()
+		first, err := numberShownScript.Run(ctx, db.Client, []string{key}, append([]any{mode, 60000, 3}, ids...)...).Int()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return first
+	}
+	id := func(n int) string { return db.Client.HGet(ctx, key, fmt.Sprint(n)).Val() }
+	if f := number("append", "a", "b"); f != 1 || id(1) != "a" || id(2) != "b" {
+		t.Fatalf("first notice numbered from %d: %q %q", f, id(1), id(2))
+	}
+	if f := number("append", "c", "d"); f != 3 || id(3) != "c" || id(4) != "d" || id(1) != "" || id(2) != "b" {
+		t.Fatalf("second notice numbered from %d; 1=%q 2=%q 3=%q 4=%q (3 kept)", f, id(1), id(2), id(3), id(4))
+	}
+	if f := number("fresh", "x"); f != 1 || id(1) != "x" || id(2) != "" || id(4) != "" {
+		t.Fatalf("/messages numbered from %d; 1=%q 2=%q 4=%q", f, id(1), id(2), id(4))
+	}
+	if ttl := db.Client.PTTL(ctx, key).Val(); ttl <= 0 {
+		t.Fatalf("TTL %v", ttl)
+	}
+}

@@ -53,8 +53,8 @@ func (k keys) messages() string { return k.p() + "msgs" }
 // leftCursor is the id of the last left message the agent was told of.
 func (k keys) leftCursor(agent string) string { return k.p() + "leftseen:" + agent }
 
-// leftShown lists the ids of the left messages the agent was last shown,
-// as numbered (see /callback).
+// leftShown numbers the left messages the agent was shown (see
+// numberShown).
 func (k keys) leftShown(agent string) string { return k.p() + "leftshown:" + agent }
 
 // calledBack holds the agent who called back the customer of a left message.

@@ -129,9 +129,9 @@ func (s *Service) noticeLeft(ctx context.Context, a *AgentConfig) {
 	if err := s.markCalledBack(ctx, mine); err != nil {
 		s.logErr("reading who called back failed", err, zap.String("agent", a.ID))
 	}
-	err = s.sendAgent(ctx, a, s.leftListText(fmt.Sprintf("您有 %d 条客户留言：", len(mine)), mine), "")
+	first := s.numberShown(ctx, a, mine, false)
+	err = s.sendAgent(ctx, a, s.leftListText(fmt.Sprintf("您有 %d 条客户留言：", len(mine)), mine, first), "")
 	if err == nil {
-		s.rememberShown(ctx, a, mine)
 		return
 	}
 	s.logErr("telling the agent of left messages failed", err, zap.String("agent", a.ID))
@@ -190,14 +190,14 @@ func (s *Service) recentLeftText(ctx context.Context, a *AgentConfig) (string, e
 	if err := s.markCalledBack(ctx, mine); err != nil {
 		return "", err
 	}
-	s.rememberShown(ctx, a, mine)
-	return s.leftListText(fmt.Sprintf("最近 %d 条客户留言：", len(mine)), mine), nil
+	first := s.numberShown(ctx, a, mine, true)
+	return s.leftListText(fmt.Sprintf("最近 %d 条客户留言：", len(mine)), mine, first), nil
 }
 
 // leftListText lists the messages under heading, oldest first, at most
-// leftNoticeMax, with their times in the service's zone and who called the
-// customer back.
-func (s *Service) leftListText(heading string, ms []LeftMessage) string {
+// leftNoticeMax, numbered from first (0: not numbered, see numberShown),
+// with their times in the service's zone and who called the customer back.
+func (s *Service) leftListText(heading string, ms []LeftMessage, first int) string {
 	loc := s.zone()
 	var b strings.Builder
 	b.WriteString(heading)
@@ -207,7 +207,11 @@ func (s *Service) leftListText(heading string, ms []LeftMessage) string {
 			break
 		}
 		name := customerName(&Record{Customer: message.Party{ID: m.CustomerID, Name: m.CustomerName}})
-		fmt.Fprintf(&b, "\n%d. %s %s（%s）：%s", i+1, m.At.In(loc).Format("01-02 15:04"), name, channelLabel(m.Channel),
+		b.WriteString("\n")
+		if first > 0 {
+			fmt.Fprintf(&b, "%d. ", first+i)
+		}
+		fmt.Fprintf(&b, "%s %s（%s）：%s", m.At.In(loc).Format("01-02 15:04"), name, channelLabel(m.Channel),
 			clip(oneLine(m.Text), leftTextRunes))
 		if m.CalledBackBy != "" {
 			by := m.CalledBackBy
@@ -217,6 +221,8 @@ func (s *Service) leftListText(heading string, ms []LeftMessage) string {
 			fmt.Fprintf(&b, "（已由 %s 回访）", by)
 		}
 	}
-	b.WriteString("\n发送“回访 N”联系第 N 位客户。")
+	if first > 0 {
+		b.WriteString("\n发送“回访 N”联系第 N 位客户。")
+	}
 	return b.String()
 }
