@@ -59,6 +59,8 @@ package store
 //	{ho}:csat:log                       stream of every rating
 //	{ho}:msgs                           stream of messages customers left for the agents
 //	{ho}:leftseen:<agent>               id of the last left message the agent was told of, TTL 30 days
+//	{ho}:leftshown:<agent>              hash n (last number), <number> -> left message id: /callback's numbers, the latest 200, TTL 7 days
+//	{ho}:leftback:<message id>          the agent who called back the customer of a left message, TTL 7 days
 //	contact:{<conv>}:tags               set of the customer's tags from /tag, only without the contacts store (handoff.RedisTags)
 type Keys struct {
 	Prefix string
