@@ -18,15 +18,7 @@ import (
 
 // closedSupportOneEach is closedSupport with both agents serving it, one
 // customer at a time.
-const closedSupportOneEach = `
-agent_channel: fake
-queues:
-  - id: support
-    name: 售后
-    skills: [support]
-    business_hours:
-      time_zone: Asia/Shanghai
-      weekly: [ { days: mon-fri, hours: "09:00-18:00" } ]
+const closedSupportOneEach = closedSupportQueue + `
 agents:
   - { id: alice, name: Alice, wecom_user: alice-wx, wecom_app: WECOM, skills: [support], max_concurrent: 1 }
   - { id: bob, name: Bob, wecom_user: bob-wx, wecom_app: WECOM, skills: [support], max_concurrent: 1 }

@@ -10,7 +10,14 @@ import (
 
 // closedSupport is a support queue closed at the weekend, served by alice
 // (who has its skill) and not by bob.
-const closedSupport = `
+const closedSupport = closedSupportQueue + `
+agents:
+  - { id: alice, name: Alice, wecom_user: alice-wx, wecom_app: WECOM, skills: [support] }
+  - { id: bob, name: Bob, wecom_user: bob-wx, wecom_app: WECOM, skills: [] }
+`
+
+// closedSupportQueue is a support queue closed at the weekend.
+const closedSupportQueue = `
 agent_channel: fake
 queues:
   - id: support
@@ -18,11 +25,7 @@ queues:
     skills: [support]
     business_hours:
       time_zone: Asia/Shanghai
-      weekly: [ { days: mon-fri, hours: "09:00-18:00" } ]
-agents:
-  - { id: alice, name: Alice, wecom_user: alice-wx, wecom_app: WECOM, skills: [support] }
-  - { id: bob, name: Bob, wecom_user: bob-wx, wecom_app: WECOM, skills: [] }
-`
+      weekly: [ { days: mon-fri, hours: "09:00-18:00" } ]`
 
 const leftNotice = "条客户留言"
 
