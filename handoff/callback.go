@@ -13,11 +13,11 @@ import (
 )
 
 // A customer who left a message was told "客服会尽快联系您"; /callback N
-// (回访 N) is how an agent does: the N-th customer of the last list of left
-// messages the agent was shown (a notice or /messages) becomes one of their
-// conversations, the customer is told which agent answers their message,
-// and the agent gets the usual notice with the conversation so far. It
-// works outside business hours: the agent chose to answer.
+// (回访 N) is how an agent does: the customer of left message number N (as
+// the agent's notices and /messages number them, see numberShown) becomes
+// one of their conversations, the customer is told which agent answers
+// their message, and the agent gets the usual notice with the conversation
+// so far. It works outside business hours: the agent chose to answer.
 
 // ReasonCallBack is the reason of a handoff an agent started with /callback.
 const ReasonCallBack = "回访留言"
