@@ -98,6 +98,11 @@ func registerFakeKF(t *testing.T) {
 	if !slices.Contains(adapters.Kinds(), handoff.KFChannel) {
 		t.Skip("a real wecom_kf adapter is linked into this test binary")
 	}
+	// The fake is shared by the test binary: each test starts it afresh
+	// (also when -count runs a test again).
+	kfAcct.mu.Lock()
+	kfAcct.transferred, kfAcct.sent, kfAcct.serving, kfAcct.failNext = nil, nil, false, false
+	kfAcct.mu.Unlock()
 }
 
 // On a 微信客服 account set to use WeCom's own reception, a handoff
