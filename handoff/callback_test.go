@@ -220,3 +220,30 @@ func TestCallBackNumbersHoldAcrossNotices(t *testing.T) {
 		t.Fatal("u2 was called back instead of u1")
 	}
 }
+
+// A customer who left a message and is now waiting in the queue is taken
+// from it by the agent's 回访, like /accept but for that customer. The
+// workers are stopped once the messages are left, so no assignment run
+// hands the queued customers out meanwhile (nothing reaches anyone after
+// that: the test reads the handoff state).
+func TestCallBackTakesAQueuedCustomer(t *testing.T) {
+	fake := clock.NewFake(saturday)
+	e := setup(t, options{clock: fake, handoff: closedSupport})
+	e.leave("u1", "请周一给我回电")
+	e.leave("u2", "发票抬头写错了")
+	e.settle()
+	e.srv.Shutdown()
+	fake.Advance(47 * time.Hour) // Monday 10:00: open
+	e.customer("u1", "人工")
+	e.customer("u2", "人工")
+	e.waitStatus("u1", handoff.StatusQueued)
+	e.waitStatus("u2", handoff.StatusQueued)
+	e.agent("alice-wx", "查看留言") // numbers u1 1 and u2 2
+	e.agent("alice-wx", "回访 2")
+	if d := e.detail("u2"); d.Status != handoff.StatusAssigned || d.Agent != "alice" || d.Reason == handoff.ReasonCallBack {
+		t.Fatalf("u2's handoff = %s %s %q, want assigned to alice for the customer's own request", d.Status, d.Agent, d.Reason)
+	}
+	if d := e.detail("u1"); d.Status != handoff.StatusQueued {
+		t.Fatalf("u1's handoff = %s, want still queued", d.Status)
+	}
+}
