@@ -236,14 +236,25 @@ func TestCallBackTakesAQueuedCustomer(t *testing.T) {
 	fake.Advance(47 * time.Hour) // Monday 10:00: open
 	e.customer("u1", "人工")
 	e.customer("u2", "人工")
-	e.waitStatus("u1", handoff.StatusQueued)
-	e.waitStatus("u2", handoff.StatusQueued)
+	// A request is done when the customer was told their place (the
+	// record's position, written last; not the live rank Detail adds):
+	// only then is alice's coming online no longer seen by its immediate
+	// assignment try.
+	for _, u := range []string{"u1", "u2"} {
+		deadline := time.Now().Add(5 * time.Second)
+		for d := e.detail(u); d.Status != handoff.StatusQueued || d.Record.Position == 0; d = e.detail(u) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s's request never finished: %+v", u, d)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
 	e.agent("alice-wx", "查看留言") // numbers u1 1 and u2 2
 	e.agent("alice-wx", "回访 2")
 	if d := e.detail("u2"); d.Status != handoff.StatusAssigned || d.Agent != "alice" || d.Reason == handoff.ReasonCallBack {
 		t.Fatalf("u2's handoff = %s %s %q, want assigned to alice for the customer's own request", d.Status, d.Agent, d.Reason)
 	}
 	if d := e.detail("u1"); d.Status != handoff.StatusQueued {
-		t.Fatalf("u1's handoff = %s, want still queued", d.Status)
+		t.Fatalf("u1's handoff = %s, want still queued: %+v", d.Status, d)
 	}
 }
