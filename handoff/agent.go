@@ -276,7 +276,7 @@ func (s *Service) switchTo(ctx context.Context, a *AgentConfig, n int) (string, 
 
 // accept gives the agent the longest-waiting customer of their queues.
 func (s *Service) accept(ctx context.Context, a *AgentConfig) (string, error) {
-	if full, text, err := s.atCapacity(ctx, a, online); err != nil || full {
+	if full, text, err := s.comeOnline(ctx, a); err != nil || full {
 		return text, err
 	}
 	type head struct {

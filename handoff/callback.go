@@ -145,9 +145,7 @@ func (s *Service) callBack(ctx context.Context, a *AgentConfig, n int) (string, 
 	}
 	// A call back is not /online: an agent who went /offline answers this
 	// customer without getting queued ones (their message already beat).
-	if full, text, err := s.atCapacity(ctx, a, ""); err != nil || full {
-		return text, err
-	}
+	// Whether they are full, callBackScript says.
 	now := s.clock.Now()
 	keys := []string{s.keys.record(r.Conversation), s.keys.agent(a.ID), s.keys.agentConvs(a.ID), s.keys.claims(), s.keys.assignSeq()}
 	args := append([]any{r.Conversation, ms(now), ms(now.Add(s.cfg.ClaimLease)), r.ID, a.ID, a.MaxConcurrent}, recordFields(r)...)
@@ -197,7 +195,7 @@ func (s *Service) callBackActive(ctx context.Context, a *AgentConfig, r *Record)
 		return fmt.Sprintf("客户 %s 正由客服 %s 接待。", name, other), nil
 	case StatusQueued:
 		// Taking a waiting customer is /accept, which puts the agent online.
-		if full, text, err := s.atCapacity(ctx, a, online); err != nil || full {
+		if full, text, err := s.comeOnline(ctx, a); err != nil || full {
 			return text, err
 		}
 		q := s.queues[r.Queue]
@@ -225,14 +223,12 @@ func (s *Service) callBackActive(ctx context.Context, a *AgentConfig, r *Record)
 	return fmt.Sprintf("客户 %s 正由企业微信客服接待。", name), nil
 }
 
-// atCapacity records the agent's presence in heartbeat mode ("" = leave
-// it) and reports whether they already serve as many customers as they
-// may, with the text that says so.
-func (s *Service) atCapacity(ctx context.Context, a *AgentConfig, mode string) (bool, string, error) {
-	if mode != "" {
-		if _, err := s.heartbeat(ctx, a, mode); err != nil {
-			return false, "", err
-		}
+// comeOnline puts the agent online, as taking a waiting customer does
+// (/accept), and reports whether they already serve as many customers as
+// they may, with the text that says so.
+func (s *Service) comeOnline(ctx context.Context, a *AgentConfig) (bool, string, error) {
+	if _, err := s.heartbeat(ctx, a, online); err != nil {
+		return false, "", err
 	}
 	n, err := s.rdb.ZCard(ctx, s.keys.agentConvs(a.ID)).Result()
 	if err != nil {

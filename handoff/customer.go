@@ -142,21 +142,23 @@ func (s *Service) leaveMessage(ctx context.Context, r *Record, msg message.Messa
 	if err != nil {
 		return err
 	}
+	// An agent may have taken the customer meanwhile (/callback); the
+	// agent told them so, and they must not hear that the bot goes on.
+	taken := false
 	if !cleared {
-		// An agent took the customer meanwhile (/callback): they are
-		// told so, not that the bot goes on.
-		if cur, err := s.readRecord(ctx, r.Conversation); err == nil && cur != nil && cur.Status.Active() {
-			if !cancelled {
-				s.noticeLeftOnline(ctx, r.Queue)
-			}
-			return nil
-		}
+		cur, err := s.readRecord(ctx, r.Conversation)
+		taken = err == nil && cur != nil && cur.Status.Active()
 	}
 	if cancelled {
+		if taken {
+			return nil
+		}
 		return s.tell(ctx, r, s.cfg.Texts.LeftQueue)
 	}
 	s.log.Info("customer left a message for the agents", zapConv(r.Conversation), zapQueue(r.Queue))
-	err = s.tell(ctx, r, s.cfg.Texts.MessageLeft)
+	if !taken {
+		err = s.tell(ctx, r, s.cfg.Texts.MessageLeft)
+	}
 	s.noticeLeftOnline(ctx, r.Queue)
 	return err
 }
