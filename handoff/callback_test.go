@@ -13,7 +13,6 @@ import (
 	"github.com/kefu-gateway/kefu/adapters/message"
 	"github.com/kefu-gateway/kefu/handoff"
 	"github.com/kefu-gateway/kefu/internal/clock"
-	"github.com/kefu-gateway/kefu/internal/testutil/fakechannel"
 )
 
 // closedSupportOneEach is closedSupport with both agents serving it, one
@@ -154,8 +153,7 @@ func TestCallBackBetweenTheEndOfALeaveAndItsOwnerCleared(t *testing.T) {
 	e.waitFor(e.wecom, "alice-wx", "您有 1 条客户留言")
 	handoff.SetAfterLeft(e.svc, func(conv string) {
 		handoff.SetAfterLeft(e.svc, nil)
-		if err := e.acceptErr(message.Message{ID: "cb-" + conv, Channel: fakechannel.Kind, Account: e.wecomID,
-			ConversationID: "fake:" + e.wecomID + ":alice-wx", From: message.Party{ID: "alice-wx"}, Kind: message.KindText, Text: "回访 1"}); err != nil {
+		if err := e.acceptErr(e.agentMessage("alice-wx", "回访 1")); err != nil {
 			t.Error(err)
 		}
 	})

@@ -138,16 +138,11 @@ func (s *Service) leaveMessage(ctx context.Context, r *Record, msg message.Messa
 	if s.afterLeft != nil {
 		s.afterLeft(r.Conversation)
 	}
-	cleared, err := s.clearOwner(ctx, r.Conversation, r.owner())
-	if err != nil {
-		return err
-	}
 	// An agent may have taken the customer meanwhile (/callback); the
 	// agent told them so, and they must not hear that the bot goes on.
-	taken := false
-	if !cleared {
-		cur, err := s.readRecord(ctx, r.Conversation)
-		taken = err == nil && cur != nil && cur.Status.Active()
+	taken, err := s.clearOwner(ctx, r.Conversation, r.owner())
+	if err != nil {
+		return err
 	}
 	if cancelled {
 		if taken {

@@ -271,8 +271,13 @@ func (e *env) waitStatus(user string, st handoff.Status) {
 // agent sends text as the agent with WeCom userid wx and waits for the turn.
 func (e *env) agent(wx, text string) {
 	e.t.Helper()
-	e.accept(message.Message{ID: fmt.Sprintf("a%d", msgSeq.Add(1)), Channel: fakechannel.Kind, Account: e.wecomID,
-		ConversationID: "fake:" + e.wecomID + ":" + wx, From: message.Party{ID: wx}, Kind: message.KindText, Text: text})
+	e.accept(e.agentMessage(wx, text))
+}
+
+// agentMessage is the agent's (WeCom userid wx) text message.
+func (e *env) agentMessage(wx, text string) message.Message {
+	return message.Message{ID: fmt.Sprintf("a%d", msgSeq.Add(1)), Channel: fakechannel.Kind, Account: e.wecomID,
+		ConversationID: "fake:" + e.wecomID + ":" + wx, From: message.Party{ID: wx}, Kind: message.KindText, Text: text}
 }
 
 func (e *env) accept(m message.Message) {

@@ -234,13 +234,26 @@ func (s *Service) setOwner(ctx context.Context, conv, owner string) (bool, error
 	return s.setOwnerIf(ctx, conv, owner, "")
 }
 
-// clearOwner gives the conversation back to the bot, but only while its
-// owner is was, the owner the ending handoff set ("" = any handoff owner):
-// a handoff that started since (an agent's /callback in another process,
-// say) keeps its owner.
-// It reports whether it did.
-func (s *Service) clearOwner(ctx context.Context, conv, was string) (bool, error) {
-	return s.setOwnerIf(ctx, conv, "", was)
+// clearOwner gives the conversation back to the bot when its handoff has
+// ended. It clears was, the owner the ending handoff set, in one step. When
+// the owner is another — the step that sets was never ran (/end between a
+// claim and its completion, a crash), or a newer handoff set its own (an
+// agent's /callback in another process) — the record decides: with no
+// handoff under way any handoff owner is cleared; otherwise the owner
+// stays and clearOwner reports the conversation taken.
+func (s *Service) clearOwner(ctx context.Context, conv, was string) (taken bool, err error) {
+	if ok, err := s.setOwnerIf(ctx, conv, "", was); err != nil || ok {
+		return false, err
+	}
+	cur, err := s.readRecord(ctx, conv)
+	if err != nil {
+		return false, err
+	}
+	if cur != nil && cur.Status.Active() {
+		return true, nil
+	}
+	_, err = s.setOwner(ctx, conv, "")
+	return false, err
 }
 
 // setOwnerIf sets the owner when the current one is was ("" = any handoff
