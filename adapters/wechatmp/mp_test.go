@@ -176,6 +176,31 @@ func TestInboundKinds(t *testing.T) {
 	}
 }
 
+// A push stamped ahead of kefu's clock is armed from kefu's now; WeChat's
+// retry of it, later, must not renew the grant and give back the message
+// the answer used (Arming.Source keeps the push's id).
+func TestRetryOfAPushStampedAheadKeepsUsedQuota(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, "json-plain")
+	h.flowsDir = testFlows(t, "http://127.0.0.1:1/unused")
+	srv := h.Start(t, nil)
+	a, _ := srv.App.Adapters.Lookup(h.Kind(), account)
+	const customer = "oMpAhead"
+	h.fake.CustomerMessaged(appID, customer)
+	payload := h.mpText(customer, "你好", "88101", time.Now().Add(3*time.Second))
+	for i := range 2 {
+		if status, body, _ := exchange(t, srv, h.push(t, h.signer, payload)); status != http.StatusOK || body != "success" {
+			t.Fatalf("attempt %d answered %d %q", i+1, status, body)
+		}
+		eventually(t, 10*time.Second, "the answer", func() bool { return len(h.texts(t, customer)) == 1 })
+		time.Sleep(5 * time.Millisecond) // kefu's now moves on before the retry
+	}
+	w, err := a.(adapters.WindowChecker).Window(context.Background(), message.Party{ID: customer})
+	if err != nil || w.Remaining != 4 {
+		t.Fatalf("window after the push, its answer and its retry = %+v, %v; want 4 left", w, err)
+	}
+}
+
 func between(s, a, b string) string {
 	_, rest, _ := strings.Cut(s, a)
 	v, _, _ := strings.Cut(rest, b)

@@ -159,3 +159,24 @@ func TestRetryAfterANewerMessageKeepsUsedQuota(t *testing.T) {
 		t.Fatalf("window after A, B, three sends and A's retry = %+v, %v; want 2 left", w, err)
 	}
 }
+
+// A push stamped ahead of kefu's clock is armed from kefu's now; its retry
+// comes later, when now is later, and would renew the grant with quota
+// already spent, but for the message id the grant keeps (Arming.Source).
+func TestRetryOfAPushStampedAheadKeepsUsedQuota(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, "plain", "")
+	srv := h.Start(t, nil)
+	const customer = "oUserRetryAhead"
+	h.fake.CustomerMessaged(appID, customer)
+	a := oaText(customer, "你好", 9201, time.Now().Add(3*time.Second))
+	h.say(t, srv, a)
+	deliver(t, srv, customer, "一", "二", "三")
+	eventually(t, 10*time.Second, "three active sends", func() bool { return len(h.activeTexts(t, customer)) == 3 })
+	time.Sleep(5 * time.Millisecond) // kefu's now moves on
+	h.say(t, srv, a)                 // the retry
+	ad, _ := srv.App.Adapters.Lookup(h.Kind(), account)
+	if w, err := ad.(adapters.WindowChecker).Window(context.Background(), message.Party{ID: customer}); err != nil || w.Remaining != 2 {
+		t.Fatalf("window after A (stamped ahead), three sends and A's retry = %+v, %v; want 2 left", w, err)
+	}
+}

@@ -90,27 +90,25 @@ func (a *Account) dispatchConversation(ctx context.Context, msgs []message.Messa
 // however many messages it holds.
 func (a *Account) armWindows(ctx context.Context, msgs []message.Message) error {
 	now := a.ch.deps.Clock.Now()
-	newest := map[string]int{}    // window key → index of the newest message
+	var arms []window.Arming
+	armed := map[string]int{}     // window key → its index in arms
 	lastKf := map[string]string{} // customer → kf account of their newest message
-	var order []string
-	for i, m := range msgs {
+	for _, m := range msgs {
 		if m.Kind == message.KindEvent || (!m.Timestamp.IsZero() && now.Sub(m.Timestamp) > window.KFMessage.Within) {
 			continue
 		}
 		kf := m.Meta[wxmsg.MetaOpenKfID]
-		key := a.windowKey(kf, m.From.ID)
-		if _, seen := newest[key]; !seen {
-			order = append(order, key)
+		arm := window.Arming{Key: a.windowKey(kf, m.From.ID), Grant: window.KFMessage, At: m.Timestamp, Source: m.ID}
+		if i, seen := armed[arm.Key]; seen {
+			arms[i] = arm // a page lists a customer's messages oldest first
+		} else {
+			armed[arm.Key] = len(arms)
+			arms = append(arms, arm)
 		}
-		newest[key] = i
 		lastKf[m.From.ID] = kf
 	}
-	arms := make([]window.Arming, 0, len(order))
-	for _, key := range order {
-		arms = append(arms, window.Arming{Key: key, Grant: window.KFMessage, At: msgs[newest[key]].Timestamp})
-	}
 	var sets []*redis.StatusCmd
-	errs := a.windows.ArmManyAlong(ctx, arms, func(pipe redis.Pipeliner) {
+	errs := a.windows.ArmMany(ctx, arms, func(pipe redis.Pipeliner) {
 		for customer, kf := range lastKf {
 			sets = append(sets, pipe.Set(ctx, a.keys.lastKf(customer), kf, window.KFMessage.Within))
 		}

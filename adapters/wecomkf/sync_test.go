@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kefu-gateway/kefu/adapters/internal/wxmsg"
 	"github.com/kefu-gateway/kefu/adapters/message"
 )
 
@@ -220,5 +221,33 @@ func TestParseConversationID(t *testing.T) {
 		if _, _, _, ok := ParseConversationID(bad); ok {
 			t.Errorf("ParseConversationID(%q) ok", bad)
 		}
+	}
+}
+
+// A page read again (after a failed dispatch) arms its messages again; one
+// stamped ahead of kefu's clock was armed from kefu's now, and must not be
+// armed from a later now the second time, giving back quota already used.
+func TestPageReadAgainKeepsUsedQuota(t *testing.T) {
+	// Grants expire by Redis's own clock: the env's starts at the real now.
+	e := newEnv(t, testAccounts("http://127.0.0.1:1"), time.Now())
+	a := e.ch.accounts["shop"]
+	ctx := context.Background()
+	m := message.Message{ID: "kfmsg-ahead", Kind: message.KindText, Text: "你好", From: message.Party{ID: "wmAhead"},
+		Timestamp: e.clock.Now().Add(3 * time.Second), Meta: map[string]string{wxmsg.MetaOpenKfID: goldenKfID}}
+	if err := a.armWindows(ctx, []message.Message{m}); err != nil {
+		t.Fatal(err)
+	}
+	key := a.windowKey(goldenKfID, "wmAhead")
+	for range 3 {
+		if _, err := a.windows.Take(ctx, key); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.clock.Advance(time.Second)
+	if err := a.armWindows(ctx, []message.Message{m}); err != nil {
+		t.Fatal(err)
+	}
+	if w, err := a.windows.Peek(ctx, key); err != nil || w.Remaining != 2 {
+		t.Fatalf("window after the page, three sends and the page again = %+v, %v; want 2 left", w, err)
 	}
 }

@@ -105,7 +105,7 @@ return longest`)
 
 // Arm records a grant for the customer from an action happening now.
 func (t *Tracker) Arm(ctx context.Context, key string, g Grant) error {
-	return t.ArmMany(ctx, []Arming{{Key: key, Grant: g}})[0]
+	return t.ArmMany(ctx, []Arming{{Key: key, Grant: g}}, nil)[0]
 }
 
 // armArgs runs the grant from when the customer acted (the platform's
@@ -141,24 +141,21 @@ type Arming struct {
 	At time.Time
 	// Source names the action (the platform's message id, or the event's
 	// dedup id), so that the same action delivered again — a platform
-	// retry — does not renew its grant even when At was ahead of kefu's
-	// clock and the grant ran from now. Empty when unknown.
+	// retry, a page read again — does not renew its grant even when At was
+	// ahead of kefu's clock and the grant ran from now. Every caller that
+	// knows the id passes it; empty only when unknown.
 	Source string
 }
 
 // ArmMany records several grants in one round trip (one pipeline), for
 // callers that collect the grants of many inbound messages (a 微信客服
-// page). The result has one error (or nil) per arming.
-func (t *Tracker) ArmMany(ctx context.Context, arms []Arming) []error {
-	return t.ArmManyAlong(ctx, arms, nil)
-}
-
-// ArmManyAlong is ArmMany with along's commands in the same round trip:
-// along queues them on the grants' pipeline (a 微信客服 page records which
-// kf account each customer last wrote to). Their results are in them
-// afterwards; they run once, even when the grants must be sent again after
-// NOSCRIPT. Nothing is sent when there are no grants.
-func (t *Tracker) ArmManyAlong(ctx context.Context, arms []Arming, along func(redis.Pipeliner)) []error {
+// page). The result has one error (or nil) per arming. along, when not
+// nil, queues the caller's own commands on the same pipeline (a 微信客服
+// page records which kf account each customer last wrote to); their
+// results are in them afterwards, and they run once, even when the grants
+// must be sent again after NOSCRIPT. Nothing is sent when there are no
+// grants.
+func (t *Tracker) ArmMany(ctx context.Context, arms []Arming, along func(redis.Pipeliner)) []error {
 	if len(arms) == 0 {
 		return nil
 	}

@@ -90,7 +90,7 @@ func TestArmMany(t *testing.T) {
 	db, _, tr := trackerOnFakeClock(t)
 	ctx := context.Background()
 	a, b := tr.Key("wechat_oa", "shop", "a"), tr.Key("wechat_oa", "shop", "b")
-	errs := tr.ArmMany(ctx, []Arming{{Key: a, Grant: OAMessage}, {Key: b, Grant: OAEvent}, {Key: a, Grant: OAEvent}})
+	errs := tr.ArmMany(ctx, []Arming{{Key: a, Grant: OAMessage}, {Key: b, Grant: OAEvent}, {Key: a, Grant: OAEvent}}, nil)
 	for i, err := range errs {
 		if err != nil {
 			t.Fatalf("arming %d: %v", i, err)
@@ -107,7 +107,7 @@ func TestArmMany(t *testing.T) {
 	}
 	done, cancel := context.WithCancel(ctx)
 	cancel()
-	for _, err := range tr.ArmMany(done, []Arming{{Key: b, Grant: OAMessage}}) {
+	for _, err := range tr.ArmMany(done, []Arming{{Key: b, Grant: OAMessage}}, nil) {
 		if err == nil {
 			t.Fatal("arming with an ended context reported success")
 		}
@@ -124,7 +124,7 @@ func TestArmingFromTheActionKeepsUsedQuotaOnReread(t *testing.T) {
 	wrote := clk.Now().Add(-time.Hour)
 	arm := func(at time.Time) {
 		t.Helper()
-		if err := tr.ArmMany(ctx, []Arming{{Key: key, Grant: KFMessage, At: at}})[0]; err != nil {
+		if err := tr.ArmMany(ctx, []Arming{{Key: key, Grant: KFMessage, At: at}}, nil)[0]; err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -281,7 +281,7 @@ func TestArmManyAlongIsOneTrip(t *testing.T) {
 	if w, _ := tr.Peek(ctx, tr.Key("wecom_kf", "shop", "kf/u7")); !w.Open || w.Remaining != 5 {
 		t.Fatalf("a grant of the page = %+v", w)
 	}
-	if errs := tr.ArmManyAlong(ctx, nil, func(redis.Pipeliner) { t.Error("sent along without grants") }); errs != nil {
+	if errs := tr.ArmMany(ctx, nil, func(redis.Pipeliner) { t.Error("sent along without grants") }); errs != nil {
 		t.Fatalf("no grants: %v", errs)
 	}
 }
@@ -316,7 +316,7 @@ func page(t *testing.T, tr *Tracker) int64 {
 		arms = append(arms, Arming{Key: tr.Key("wecom_kf", "shop", fmt.Sprint("kf/u", i)), Grant: KFMessage})
 	}
 	var along *redis.IntCmd
-	errs := tr.ArmManyAlong(ctx, arms, func(pipe redis.Pipeliner) { along = pipe.Incr(ctx, "kefu:along") })
+	errs := tr.ArmMany(ctx, arms, func(pipe redis.Pipeliner) { along = pipe.Incr(ctx, "kefu:along") })
 	if err := errors.Join(errs...); err != nil {
 		t.Fatal(err)
 	}
