@@ -53,11 +53,8 @@ func (s *Service) ExemptFromBurst(msg message.Message) bool {
 // of their current conversation. Every message counts as a heartbeat.
 func (s *Service) handleAgent(ctx context.Context, a *AgentConfig, msg message.Message) error {
 	p, isCmd := s.commands.parse(msg.Text)
-	// /offline records the agent's leaving itself: no heartbeat first,
-	// which would bring a returning agent online (and tell them of left
-	// messages) on their way out.
-	if !isCmd || p.Cmd != CmdOffline {
-		if _, err := s.heartbeat(ctx, a, beat); err != nil {
+	if mode := presenceMode(p, isCmd); mode != "" {
+		if _, err := s.heartbeat(ctx, a, mode); err != nil {
 			return err
 		}
 	}
@@ -79,6 +76,25 @@ func (s *Service) handleAgent(ctx context.Context, a *AgentConfig, msg message.M
 		return nil
 	}
 	return s.sendAgent(ctx, a, reply, "")
+}
+
+// presenceMode is the one heartbeat an agent's message records: /offline
+// and /online their own (/offline records no beat first, which would bring
+// a returning agent online and tell them of left messages on their way
+// out), /accept online (it takes a customer), a mistyped /offline none,
+// anything else a beat.
+func presenceMode(p Parsed, isCmd bool) string {
+	switch {
+	case !isCmd:
+		return beat
+	case p.Cmd == CmdOffline && p.Problem != "":
+		return ""
+	case p.Cmd == CmdOffline:
+		return offline
+	case p.Problem == "" && (p.Cmd == CmdOnline || p.Cmd == CmdAccept):
+		return online
+	}
+	return beat
 }
 
 // agentReply sends an agent's text to their current customer.
@@ -167,15 +183,9 @@ func (s *Service) runCommand(ctx context.Context, a *AgentConfig, p Parsed) (str
 	case CmdCallBack:
 		return s.callBack(ctx, a, p.Index)
 	case CmdOnline:
-		if _, err := s.heartbeat(ctx, a, online); err != nil {
-			return "", err
-		}
 		s.triggerAssign(ctx, "")
 		return fmt.Sprintf("您已上线，将为您分配新客户（%s 内没有任何消息会自动下线）。", minutes(s.cfg.PresenceTTL)), nil
 	case CmdOffline:
-		if _, err := s.heartbeat(ctx, a, offline); err != nil {
-			return "", err
-		}
 		n, err := s.rdb.ZCard(ctx, s.keys.agentConvs(a.ID)).Result()
 		if err != nil {
 			return "", fmt.Errorf("counting the agent's conversations: %w", err)
@@ -274,9 +284,10 @@ func (s *Service) switchTo(ctx context.Context, a *AgentConfig, n int) (string, 
 	return text, nil
 }
 
-// accept gives the agent the longest-waiting customer of their queues.
+// accept gives the agent the longest-waiting customer of their queues (the
+// /accept message put them online, see presenceMode).
 func (s *Service) accept(ctx context.Context, a *AgentConfig) (string, error) {
-	if full, text, err := s.comeOnline(ctx, a); err != nil || full {
+	if full, text, err := s.atCapacity(ctx, a); err != nil || full {
 		return text, err
 	}
 	type head struct {
@@ -331,7 +342,7 @@ func (s *Service) transfer(ctx context.Context, a *AgentConfig, r *Record, targe
 		}
 		res, err := transferScript.Run(ctx, s.rdb,
 			[]string{s.keys.record(r.Conversation), s.keys.agent(a.ID), s.keys.agentConvs(a.ID), s.keys.agent(to.ID),
-				s.keys.agentConvs(to.ID), s.keys.presence(), s.keys.claims(), s.keys.Prefix + "{ho}:seq"},
+				s.keys.agentConvs(to.ID), s.keys.presence(), s.keys.claims(), s.keys.assignSeq()},
 			r.Conversation, r.ID, a.ID, to.ID, to.MaxConcurrent, ms(now), ms(now.Add(s.cfg.ClaimLease))).Slice()
 		if err != nil {
 			return "", fmt.Errorf("transferring conversation: %w", err)

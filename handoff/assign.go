@@ -3,6 +3,7 @@ package handoff
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -92,25 +93,12 @@ func (s *Service) assignQueue(ctx context.Context, queue string) ([]string, erro
 	return assigned, nil
 }
 
-// anyOnline reports whether any of the agents' presence is current (the
-// claim script decides for good; this only saves arming a recovery for
-// nothing while everyone is away).
+// anyOnline reports whether any of the agents is online (the claim script
+// decides for good; this only saves arming a recovery for nothing while
+// everyone is away).
 func (s *Service) anyOnline(ctx context.Context, cands []*AgentConfig) bool {
-	ids := make([]string, len(cands))
-	for i, a := range cands {
-		ids[i] = a.ID
-	}
-	scores, err := s.rdb.ZMScore(ctx, s.keys.presence(), ids...).Result()
-	if err != nil {
-		return true // let the script decide
-	}
-	now := float64(ms(s.clock.Now()))
-	for _, sc := range scores {
-		if sc > now {
-			return true
-		}
-	}
-	return false
+	on, err := s.online(ctx, cands)
+	return err != nil || slices.Contains(on, true) // on error the script decides
 }
 
 // claim runs claimScript and returns conversation, agent pairs.
@@ -224,7 +212,7 @@ func (s *Service) complete(ctx context.Context, conv string) error {
 	if err := s.scheduleIdle(ctx, timer, r.Assigned.Add(s.cfg.IdleReminder)); err != nil {
 		return err
 	}
-	if r.From == "" && !r.callBack() {
+	if r.fromQueue() {
 		s.m.assignments.WithLabelValues(r.Queue).Inc()
 		s.m.wait.WithLabelValues(r.Queue).Observe(r.Assigned.Sub(r.Requested).Seconds())
 	}

@@ -195,7 +195,10 @@ func (s *Service) callBackActive(ctx context.Context, a *AgentConfig, r *Record)
 		return fmt.Sprintf("客户 %s 正由客服 %s 接待。", name, other), nil
 	case StatusQueued:
 		// Taking a waiting customer is /accept, which puts the agent online.
-		if full, text, err := s.comeOnline(ctx, a); err != nil || full {
+		if _, err := s.heartbeat(ctx, a, online); err != nil {
+			return "", err
+		}
+		if full, text, err := s.atCapacity(ctx, a); err != nil || full {
 			return text, err
 		}
 		q := s.queues[r.Queue]
@@ -223,13 +226,9 @@ func (s *Service) callBackActive(ctx context.Context, a *AgentConfig, r *Record)
 	return fmt.Sprintf("客户 %s 正由企业微信客服接待。", name), nil
 }
 
-// comeOnline puts the agent online, as taking a waiting customer does
-// (/accept), and reports whether they already serve as many customers as
-// they may, with the text that says so.
-func (s *Service) comeOnline(ctx context.Context, a *AgentConfig) (bool, string, error) {
-	if _, err := s.heartbeat(ctx, a, online); err != nil {
-		return false, "", err
-	}
+// atCapacity reports whether the agent already serves as many customers
+// as they may, with the text that says so.
+func (s *Service) atCapacity(ctx context.Context, a *AgentConfig) (bool, string, error) {
 	n, err := s.rdb.ZCard(ctx, s.keys.agentConvs(a.ID)).Result()
 	if err != nil {
 		return false, "", fmt.Errorf("counting the agent's conversations: %w", err)

@@ -9,10 +9,12 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/hibiken/asynq"
 	"github.com/kefu-gateway/kefu/adapters"
 	"github.com/kefu-gateway/kefu/adapters/message"
 	"github.com/kefu-gateway/kefu/handoff"
 	"github.com/kefu-gateway/kefu/internal/clock"
+	"github.com/kefu-gateway/kefu/workers"
 )
 
 // closedSupportOneEach is closedSupport with both agents serving it, one
@@ -39,8 +41,8 @@ func TestCallBackAnswersALeftMessage(t *testing.T) {
 	e.agent("alice-wx", "回访 2")
 	e.waitFor(e.shop, "u2", "我是客服Alice，看到了您的留言")
 	notice := e.waitFor(e.wecom, "alice-wx", "【回访】顾客u2")
-	if !strings.Contains(notice.Text, "发票抬头写错了") {
-		t.Errorf("the agent's notice lacks the message left:\n%s", notice.Text)
+	if !strings.Contains(notice.Text, "发票抬头写错了") || strings.Contains(notice.Text, "等待") {
+		t.Errorf("the agent's notice should show the message left and no queue wait:\n%s", notice.Text)
 	}
 	if d := e.detail("u2"); d.Status != handoff.StatusAssigned || d.Agent != "alice" || d.Reason != handoff.ReasonCallBack {
 		t.Fatalf("u2's handoff = %s %s %q, want assigned to alice for a call back", d.Status, d.Agent, d.Reason)
@@ -54,16 +56,12 @@ func TestCallBackAnswersALeftMessage(t *testing.T) {
 		t.Fatalf("u1, who was not called back, heard: %q", got[len(got)-1].Text)
 	}
 
-	// Again: already hers, so it is made current.
-	e.agent("alice-wx", "/callback 2")
-	e.waitFor(e.wecom, "alice-wx", "您正在接待客户 顾客u2")
 	// A number past the list.
 	e.agent("alice-wx", "回访 7")
 	e.waitFor(e.wecom, "alice-wx", "没有第 7 条留言")
 
 	// /messages numbers its own list, which 回访 then follows.
 	e.leave("u3", "换货地址改一下")
-	e.agent("alice-wx", "/end")
 	e.agent("alice-wx", "查看留言")
 	list := e.waitFor(e.wecom, "alice-wx", "最近 3 条客户留言")
 	if !strings.Contains(list.Text, "3. ") || !strings.Contains(list.Text, "换货地址") {
@@ -78,6 +76,19 @@ func TestCallBackAnswersALeftMessage(t *testing.T) {
 	}
 	e.agent("alice-wx", "回访 3")
 	e.waitFor(e.shop, "u3", "我是客服Alice，看到了您的留言")
+
+	// Calling back a customer she already serves makes them current.
+	cur := func() string {
+		return e.db.Client.HGet(context.Background(), e.keys.Prefix+"{ho}:a:alice", "cur").Val()
+	}
+	if c := cur(); c != e.conv("u3") {
+		t.Fatalf("current = %q after calling back u3", c)
+	}
+	e.agent("alice-wx", "/callback 2")
+	e.waitFor(e.wecom, "alice-wx", "您正在接待客户 顾客u2")
+	if c := cur(); c != e.conv("u2") {
+		t.Fatalf("current = %q after calling back u2 again, want u2's conversation", c)
+	}
 
 	// The operator API says so too.
 	app := fiber.New()
@@ -223,10 +234,11 @@ func TestCallBackNumbersHoldAcrossNotices(t *testing.T) {
 // from it by the agent's 回访, like /accept but for that customer. The
 // workers are stopped once the messages are left, so no assignment run
 // hands the queued customers out meanwhile (nothing reaches anyone after
-// that: the test reads the handoff state).
+// that: the test reads the handoff state and the replies waiting to go).
+// Full, the agent is told so, not that another agent took the customer.
 func TestCallBackTakesAQueuedCustomer(t *testing.T) {
 	fake := clock.NewFake(saturday)
-	e := setup(t, options{clock: fake, handoff: closedSupport})
+	e := setup(t, options{clock: fake, handoff: closedSupportOneEach})
 	e.leave("u1", "请周一给我回电")
 	e.leave("u2", "发票抬头写错了")
 	e.settle()
@@ -254,5 +266,20 @@ func TestCallBackTakesAQueuedCustomer(t *testing.T) {
 	}
 	if d := e.detail("u1"); d.Status != handoff.StatusQueued {
 		t.Fatalf("u1's handoff = %s, want still queued: %+v", d.Status, d)
+	}
+	e.agent("alice-wx", "回访 1")
+	if d := e.detail("u1"); d.Status != handoff.StatusQueued {
+		t.Fatalf("u1's handoff = %s after a call back by a full agent, want still queued", d.Status)
+	}
+	insp := asynq.NewInspectorFromRedisClient(e.db.Client)
+	told := false
+	for _, q := range []string{workers.QueueCritical, workers.QueueDefault, workers.QueueLow} {
+		tasks, _ := insp.ListPendingTasks(q, asynq.PageSize(1000))
+		for _, task := range tasks {
+			told = told || strings.Contains(string(task.Payload), "您的接待数已满（1/1）")
+		}
+	}
+	if !told {
+		t.Fatal("alice, full, was not told so")
 	}
 }

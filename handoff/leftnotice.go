@@ -51,14 +51,14 @@ const (
 //	ARGV: 1 first notice's lookback ms, 2 max entries, 3 cursor TTL ms
 var takeLeftScript = redis.NewScript(`
 local cur = redis.call('GET', KEYS[2])
-local from = cur
-if not from then
+local from
+if cur then
+  from = '(' .. cur
+else
   local t = redis.call('TIME')
   from = string.format('%.0f', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - tonumber(ARGV[1])) .. '-0'
 end
-local xs = redis.call('XRANGE', KEYS[1], from, '+', 'COUNT', tonumber(ARGV[2]) + 1)
-if cur and #xs > 0 and xs[1][1] == cur then table.remove(xs, 1) end
-while #xs > tonumber(ARGV[2]) do table.remove(xs) end
+local xs = redis.call('XRANGE', KEYS[1], from, '+', 'COUNT', ARGV[2])
 if #xs > 0 then
   redis.call('SET', KEYS[2], xs[#xs][1], 'PX', ARGV[3])
 elseif cur then
@@ -126,7 +126,7 @@ func (s *Service) noticeLeft(ctx context.Context, a *AgentConfig) {
 	if len(mine) == 0 {
 		return
 	}
-	if err := s.markCalledBack(ctx, mine); err != nil {
+	if err := s.markCalledBack(ctx, mine[:min(len(mine), leftNoticeMax)]); err != nil {
 		s.logErr("reading who called back failed", err, zap.String("agent", a.ID))
 	}
 	first := s.numberShown(ctx, a, mine, false)

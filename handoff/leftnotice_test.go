@@ -111,6 +111,12 @@ func TestLeftMessagesWaitForTheAgentToComeOnline(t *testing.T) {
 	}
 	e.agent("bob-wx", "/messages")
 	e.waitFor(e.wecom, "bob-wx", "暂无客户留言")
+	// bob came online with that message, three messages after they were
+	// left, and heard of none: they are not his queue's.
+	e.settle()
+	if c := countWith(e.wecom, "bob-wx", leftNotice); c != 0 {
+		t.Fatalf("bob, who does not serve the queue, got %d notices", c)
+	}
 }
 
 // Presence lapses when an agent stops writing (presence_ttl); a message

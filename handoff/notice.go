@@ -43,7 +43,7 @@ func (s *Service) notice(ctx context.Context, r *Record, a *AgentConfig) string 
 	if r.Reason != "" {
 		fmt.Fprintf(&b, " · 原因：%s", r.Reason)
 	}
-	if !r.Requested.IsZero() && !r.Assigned.IsZero() && r.From == "" && !r.callBack() {
+	if !r.Requested.IsZero() && !r.Assigned.IsZero() && r.fromQueue() {
 		fmt.Fprintf(&b, " · 等待 %s", minutes(r.Assigned.Sub(r.Requested)))
 	}
 	b.WriteByte('\n')

@@ -41,6 +41,11 @@ const (
 // agent's /callback started (not a later one after a requeue or transfer).
 func (r *Record) callBack() bool { return r.Reason == ReasonCallBack && r.Seq == 1 && r.From == "" }
 
+// fromQueue reports whether the current assignment took the customer from
+// a queue they waited in (not a transfer, not a call back): what the
+// notice's wait and the assignment metrics count.
+func (r *Record) fromQueue() bool { return r.From == "" && !r.callBack() }
+
 // owner is the conversation owner a handoff in status s sets ("" when
 // the record does not say: a 微信客服 servicer's, or not active).
 func (r *Record) owner() string {
