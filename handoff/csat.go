@@ -77,7 +77,9 @@ func (s *Service) ratingWindow(ctx context.Context, r *Record) (time.Duration, b
 		s.logErr("checking the customer's window failed; not asking for a rating", err, zapConv(r.Conversation))
 		return 0, false
 	}
-	// Two messages go out: the closing sentence and the question.
+	// At least two messages go out: the closing sentence and the question
+	// (or a survey flow's first message; its later ones answer the
+	// customer's replies, which renew the window).
 	if !w.Open || (w.Remaining >= 0 && w.Remaining < 2) {
 		return 0, false
 	}
