@@ -10,9 +10,11 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// A notice that could not be sent puts the agent's cursor back, so the
-// next notice carries its messages; a cursor another notice moved since
-// stays where it is.
+// restoreLeftScript, which noticeLeft runs for a notice that could not be
+// queued: the agent's cursor goes back, so the next notice carries its
+// messages; a cursor another notice moved since stays where it is. (The
+// call itself is untested: failing the enqueue needs Redis to fail between
+// two commands.)
 func TestLeftCursorGoesBackWhenTheNoticeFails(t *testing.T) {
 	db := redistest.New(t)
 	ctx := context.Background()

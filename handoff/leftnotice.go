@@ -67,7 +67,7 @@ end
 return {cur or '', xs}`)
 
 // restoreLeftScript puts an agent's cursor back to where it was when the
-// notice it was moved for could not be sent, unless another notice moved
+// notice it was moved for could not be queued, unless another notice moved
 // it since.
 //
 //	KEYS: 1 agent's cursor
@@ -93,8 +93,9 @@ func (s *Service) noticeLeftOnline(ctx context.Context, queue string) {
 }
 
 // noticeLeft sends agent a the messages left for their queues since their
-// last notice, if any. A notice that cannot be sent puts the cursor back,
-// so the next one carries its messages.
+// last notice, if any. The notice goes as an outbound task, which retries
+// a failed send itself; a notice that cannot even be queued (Redis
+// unreachable) puts the cursor back, so the next one carries its messages.
 func (s *Service) noticeLeft(ctx context.Context, a *AgentConfig) {
 	if !s.cfg.LeaveMessage.Enabled {
 		return
