@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kefu-gateway/kefu/adapters"
+	"github.com/kefu-gateway/kefu/adapters/message"
 	"github.com/kefu-gateway/kefu/handoff"
 )
 
@@ -34,6 +36,22 @@ func TestEndStartsTheSurveyFlow(t *testing.T) {
 	}
 	if strings.Join(order, "|") != "本次人工服务已结束|请为刚才的人工服务打分" {
 		t.Errorf("order %q, want the farewell before the survey", order)
+	}
+}
+
+// With too little room left in the customer's window for the farewell and
+// the survey's question, /end says goodbye and starts no survey.
+func TestNoSurveyWhereItWouldNotGetThrough(t *testing.T) {
+	e := setup(t, options{handoff: twoAgents + "csat: { enabled: true, flow: survey }\n"})
+	e.agent("alice-wx", "/online")
+	e.askHuman("u1")
+	e.waitFor(e.shop, "u1", "客服Alice为您服务")
+	e.shop.SetWindow(func(message.Party) adapters.Window { return adapters.Window{Open: true, Remaining: 1} })
+	e.agent("alice-wx", "/end")
+	e.waitFor(e.shop, "u1", "本次人工服务已结束")
+	e.settle()
+	if n := countWith(e.shop, "u1", "请为刚才的人工服务打分"); n != 0 {
+		t.Fatalf("the survey started with one message left in the window (%d)", n)
 	}
 }
 
