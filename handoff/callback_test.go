@@ -184,6 +184,42 @@ func TestCallBackBetweenTheEndOfALeaveAndItsOwnerCleared(t *testing.T) {
 	}
 }
 
+// The owner the leave step set is gone (here another stale handoff owner
+// stands in for it), so ending the leave step judges the record: it finds
+// no handoff under way, and before it clears the owner Alice calls the
+// customer back. Her owner, set after it read, must stay: the bot must not
+// talk over her.
+func TestCallBackWhileAStaleOwnerIsBeingCleared(t *testing.T) {
+	e := setup(t, options{clock: clock.NewFake(saturday), handoff: closedSupport})
+	e.leave("u1", "请周一给我回电")
+	e.agent("alice-wx", "/online")
+	e.waitFor(e.wecom, "alice-wx", "您有 1 条客户留言")
+	ctx := context.Background()
+	handoff.SetAfterLeft(e.svc, func(conv string) {
+		handoff.SetAfterLeft(e.svc, nil)
+		if err := e.db.Client.HSet(ctx, e.keys.Conversation(conv), "o", handoff.OwnerQueuePrefix+"stale").Err(); err != nil {
+			t.Error(err)
+		}
+	})
+	handoff.SetAfterOwnerRead(e.svc, func(conv string) {
+		handoff.SetAfterOwnerRead(e.svc, nil)
+		if err := e.acceptErr(e.agentMessage("alice-wx", "回访 1")); err != nil {
+			t.Error(err)
+		}
+	})
+	e.customer("u1", "人工")
+	e.waitStatus("u1", handoff.StatusMessage)
+	e.customer("u1", "再补充一句：地址是北京路 1 号")
+	e.waitFor(e.shop, "u1", "我是客服Alice")
+	e.settle()
+	if o := e.owner("u1"); o != handoff.OwnerAgentPrefix+"alice" {
+		t.Fatalf("u1's owner = %q with alice serving them; want agent:alice", o)
+	}
+	if d := e.detail("u1"); d.Status != handoff.StatusAssigned || d.Agent != "alice" {
+		t.Fatalf("u1's handoff = %s %s", d.Status, d.Agent)
+	}
+}
+
 // 回访 is not /online: an agent who went /offline answers the customer
 // who left a message and still gets no queued customers.
 func TestCallBackKeepsAnOfflineAgentOffline(t *testing.T) {

@@ -98,3 +98,38 @@ func TestNumberShownScript(t *testing.T) {
 		t.Fatalf("TTL %v", ttl)
 	}
 }
+
+// clearOwnerAtScript clears the owner only at the version read, and moves
+// the version when it does, so a turn in flight runs again.
+func TestClearOwnerAtScript(t *testing.T) {
+	ctx := context.Background()
+	db := redistest.New(t)
+	key := "kefu:conv:{wechat_oa:shop:u1}"
+	clearAt := func(version string) int {
+		t.Helper()
+		n, err := clearOwnerAtScript.Run(ctx, db.Client, []string{key}, version).Int()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	db.Client.HSet(ctx, key, "o", OwnerAgentPrefix+"alice", "v", 7)
+	if n := clearAt("6"); n != 0 {
+		t.Fatalf("cleared at a version that moved on: %d", n)
+	}
+	if o := db.Client.HGet(ctx, key, "o").Val(); o != OwnerAgentPrefix+"alice" {
+		t.Fatalf("owner %q after a refused clear", o)
+	}
+	if n := clearAt("7"); n != 1 {
+		t.Fatalf("not cleared at its version: %d", n)
+	}
+	if h := db.Client.HGetAll(ctx, key).Val(); h["o"] != "" || h["v"] != "8" {
+		t.Fatalf("after the clear: %v; want no owner, version 8", h)
+	}
+	if n := clearAt("8"); n != 1 || db.Client.HGet(ctx, key, "v").Val() != "8" {
+		t.Fatalf("clearing no owner: %d, version %s; want 1 and the version unchanged", n, db.Client.HGet(ctx, key, "v").Val())
+	}
+	if n := clearAt("0"); n != 0 {
+		t.Fatalf("cleared at version 0 of a conversation at 8: %d", n)
+	}
+}

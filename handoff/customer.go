@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/kefu-gateway/kefu/adapters/message"
@@ -163,17 +162,11 @@ func (s *Service) leaveMessage(ctx context.Context, r *Record, msg message.Messa
 // owner): the bot gets it back and the customer is asked to write again,
 // instead of being trapped with nobody answering.
 func (s *Service) repairOwner(ctx context.Context, conv router.Conversation, msg message.Message) error {
-	mine := false
-	for _, p := range ownerPrefixes {
-		if strings.HasPrefix(conv.Owner, p) {
-			mine = true
-		}
-	}
-	if !mine {
+	if !isHandoffOwner(conv.Owner) {
 		return nil
 	}
-	ok, err := s.setOwnerIf(ctx, conv.ID, "", conv.Owner)
-	if err != nil || !ok {
+	cleared, _, err := s.clearEndedOwner(ctx, conv.ID)
+	if err != nil || !cleared {
 		return err
 	}
 	s.log.Warn("repaired a conversation owned by a handoff that had ended", zapConv(conv.ID), zap.String("owner", conv.Owner))

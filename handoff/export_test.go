@@ -8,6 +8,10 @@ func SetAfterClaim(s *Service, f func(conv string)) { s.afterClaim = f }
 // and before its owner is cleared.
 func SetAfterLeft(s *Service, f func(conv string)) { s.afterLeft = f }
 
+// SetAfterOwnerRead installs a hook that runs when clearOwner found a
+// handoff owner with no handoff under way, before it clears the owner.
+func SetAfterOwnerRead(s *Service, f func(conv string)) { s.afterOwnerRead = f }
+
 // ParseCommand exposes the agent command parser with the default aliases.
 func ParseCommand(text string, extra map[string][]string) (Parsed, bool) {
 	return newCommandSet(extra).parse(text)

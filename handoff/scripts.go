@@ -283,6 +283,21 @@ redis.call('XADD', KEYS[4], 'MAXLEN', '~', 100000, '*', 'conversation', ARGV[4],
 return h[2]
 `)
 
+// clearOwnerAtScript gives the conversation back to the bot only if its
+// state hash is still at the version the caller read, so an owner set after
+// that read (a newer handoff's) is never cleared by mistake: every owner
+// change bumps the version.
+//
+//	KEYS: 1 conversation hash
+//	ARGV: 1 expected version (field v, "0" when absent)
+//
+// Returns 1 when the owner was cleared, 0 when the version moved on.
+var clearOwnerAtScript = redis.NewScript(`
+if (redis.call('HGET', KEYS[1], 'v') or '0') ~= ARGV[1] then return 0 end
+if redis.call('HDEL', KEYS[1], 'o') == 1 then redis.call('HINCRBY', KEYS[1], 'v', 1) end
+return 1
+`)
+
 // ownerScript sets or clears the conversation's owner (field o of its
 // state hash) and bumps its version, so a turn in flight fails its
 // compare-and-set and runs again, seeing the new owner. It leaves owners

@@ -104,6 +104,9 @@ type Service struct {
 	// afterLeft, when set (tests only), runs after a leave-message step
 	// ended and before its owner is cleared.
 	afterLeft func(conv string)
+	// afterOwnerRead, when set (tests only), runs in clearOwner after it
+	// read the owner and found no handoff under way, before it clears.
+	afterOwnerRead func(conv string)
 }
 
 var (
@@ -239,21 +242,76 @@ func (s *Service) setOwner(ctx context.Context, conv, owner string) (bool, error
 // the owner is another — the step that sets was never ran (/end between a
 // claim and its completion, a crash), or a newer handoff set its own (an
 // agent's /callback in another process) — the record decides: with no
-// handoff under way any handoff owner is cleared; otherwise the owner
-// stays and clearOwner reports the conversation taken.
+// handoff under way any handoff owner is cleared (clearEndedOwner);
+// otherwise the owner stays and clearOwner reports the conversation taken.
 func (s *Service) clearOwner(ctx context.Context, conv, was string) (taken bool, err error) {
 	if ok, err := s.setOwnerIf(ctx, conv, "", was); err != nil || ok {
 		return false, err
 	}
-	cur, err := s.readRecord(ctx, conv)
-	if err != nil {
-		return false, err
+	_, taken, err = s.clearEndedOwner(ctx, conv)
+	return taken, err
+}
+
+// clearEndedOwner clears the conversation's handoff owner when no handoff is
+// under way, and reports whether it did, or whether a handoff under way
+// keeps the owner (taken). Owners that are not the handoff's stay.
+//
+// The record lives in another Redis Cluster slot than the conversation, so
+// the two cannot be judged in one script. Instead the owner is read with the
+// conversation's version, the record after it, and the owner cleared only
+// at that version: a handoff that starts between the reads sets its owner
+// (perhaps the same "queue:…" string) after its record, which moves the
+// version, and the next pass sees the handoff.
+func (s *Service) clearEndedOwner(ctx context.Context, conv string) (cleared, taken bool, err error) {
+	key := s.keys.Conversation(conv)
+	for range clearOwnerPasses {
+		vals, err := s.rdb.HMGet(ctx, key, "o", "v").Result()
+		if err != nil {
+			return false, false, fmt.Errorf("reading conversation owner: %w", err)
+		}
+		owner, _ := vals[0].(string)
+		version, _ := vals[1].(string)
+		if !isHandoffOwner(owner) {
+			return false, false, nil
+		}
+		cur, err := s.readRecord(ctx, conv)
+		if err != nil {
+			return false, false, err
+		}
+		if cur != nil && cur.Status.Active() {
+			return false, true, nil
+		}
+		if s.afterOwnerRead != nil {
+			s.afterOwnerRead(conv)
+		}
+		if version == "" {
+			version = "0"
+		}
+		n, err := clearOwnerAtScript.Run(ctx, s.rdb, []string{key}, version).Int()
+		if err != nil {
+			return false, false, fmt.Errorf("clearing conversation owner: %w", err)
+		}
+		if n == 1 {
+			return true, false, nil
+		}
 	}
-	if cur != nil && cur.Status.Active() {
-		return true, nil
+	return false, false, fmt.Errorf("clearing conversation owner: the conversation kept changing over %d passes", clearOwnerPasses)
+}
+
+// clearOwnerPasses bounds clearEndedOwner's read-and-clear passes. A pass fails
+// only when the conversation changed in between (a turn's commit or a new
+// owner), each of which a customer's message or an agent causes.
+const clearOwnerPasses = 5
+
+// isHandoffOwner reports whether owner is one the handoff sets ("" is
+// not).
+func isHandoffOwner(owner string) bool {
+	for _, p := range ownerPrefixes {
+		if strings.HasPrefix(owner, p) {
+			return true
+		}
 	}
-	_, err = s.setOwner(ctx, conv, "")
-	return false, err
+	return false
 }
 
 // setOwnerIf sets the owner when the current one is was ("" = any handoff
