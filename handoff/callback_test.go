@@ -319,3 +319,40 @@ func TestCallBackTakesAQueuedCustomer(t *testing.T) {
 		t.Fatal("alice, full, was not told so")
 	}
 }
+
+// 回访 takes a number the agent was shown: without one, or with one they
+// were not shown, they are told what to send, and nobody is called. Once a
+// customer is called back, the other agents' lists say by whom.
+func TestCallBackAsksForANumberItShowed(t *testing.T) {
+	e := setup(t, options{clock: clock.NewFake(saturday), handoff: closedSupportOneEach})
+	e.leave("u1", "快递一直没到")
+	e.leave("u2", "退款什么时候到账")
+	e.agent("alice-wx", "/online")
+	e.waitFor(e.wecom, "alice-wx", "您有 2 条客户留言")
+	for _, bad := range []string{"回访", "回访 abc", "/callback 0"} {
+		before := countWith(e.wecom, "alice-wx", "请给出留言序号")
+		e.agent("alice-wx", bad)
+		e.waitCount(e.wecom, "alice-wx", "请给出留言序号", before+1)
+	}
+	e.agent("alice-wx", "回访 9")
+	e.waitFor(e.wecom, "alice-wx", "没有第 9 条留言")
+	for _, u := range []string{"u1", "u2"} {
+		if o := e.owner(u); o != "" {
+			t.Fatalf("%s's owner = %q after call backs that named nobody", u, o)
+		}
+	}
+
+	e.agent("alice-wx", "回访 2")
+	e.waitFor(e.shop, "u2", "我是客服Alice")
+	e.agent("bob-wx", "查看留言")
+	list := e.waitFor(e.wecom, "bob-wx", "最近 2 条客户留言")
+	for _, line := range strings.Split(list.Text, "\n") {
+		marked := strings.Contains(line, "（已由 Alice 回访）")
+		switch {
+		case strings.Contains(line, "退款什么时候到账") && !marked:
+			t.Errorf("u2's line does not say Alice called them back: %q", line)
+		case strings.Contains(line, "快递一直没到") && marked:
+			t.Errorf("u1's line says they were called back: %q", line)
+		}
+	}
+}
