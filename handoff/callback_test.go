@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -153,70 +154,71 @@ func TestCallBackRefusals(t *testing.T) {
 	}
 }
 
-// An agent in another process may call the customer back between the end
-// of the customer's leave-message step and the clearing of its owner: the
-// step then clears only its own owner, and the agent keeps the customer
-// (before, the bot took the customer back while the agent served them).
-func TestCallBackBetweenTheEndOfALeaveAndItsOwnerCleared(t *testing.T) {
-	e := setup(t, options{clock: clock.NewFake(saturday), handoff: closedSupport})
-	e.leave("u1", "请周一给我回电")
-	e.agent("alice-wx", "/online")
-	e.waitFor(e.wecom, "alice-wx", "您有 1 条客户留言")
-	handoff.SetAfterLeft(e.svc, func(conv string) {
-		handoff.SetAfterLeft(e.svc, nil)
-		if err := e.acceptErr(e.agentMessage("alice-wx", "回访 1")); err != nil {
-			t.Error(err)
+// An agent in another process may call the customer back while the end of
+// the customer's leave-message step gives them back to the bot: between the
+// step's end and its clearing of the owner (the step then clears only its
+// own owner), or, when the owner it set is gone (here a stale handoff owner
+// stands in for it), between its reading of the record and its clearing of
+// that owner. Either way the agent keeps the customer (before, the bot took
+// them back while the agent served them) and the customer is not told that
+// the bot goes on.
+func TestCallBackWhileALeaveEnds(t *testing.T) {
+	callBack := func(e *env) func(string) {
+		return func(string) {
+			if err := e.acceptErr(e.agentMessage("alice-wx", "回访 1")); err != nil {
+				e.t.Error(err)
+			}
 		}
-	})
-	e.customer("u1", "人工")
-	e.waitStatus("u1", handoff.StatusMessage)
-	e.customer("u1", "再补充一句：地址是北京路 1 号")
-	e.waitFor(e.shop, "u1", "我是客服Alice")
-	e.settle()
-	if c := countWith(e.shop, "u1", "已收到您的留言"); c != 1 {
-		t.Errorf("u1 was told %d times that the bot goes on, want once (the first message); Alice serves them now", c)
 	}
-	if o := e.owner("u1"); o != handoff.OwnerAgentPrefix+"alice" {
-		t.Fatalf("u1's owner = %q with alice serving them; want agent:alice", o)
-	}
-	if d := e.detail("u1"); d.Status != handoff.StatusAssigned || d.Agent != "alice" {
-		t.Fatalf("u1's handoff = %s %s", d.Status, d.Agent)
+	for _, tc := range []struct {
+		name string
+		// hook installs what happens as the leave-message step ends.
+		hook func(e *env)
+	}{
+		{"before the owner is cleared", func(e *env) {
+			handoff.SetAfterLeft(e.svc, once(callBack(e)))
+		}},
+		{"after the record was read", func(e *env) {
+			handoff.SetAfterLeft(e.svc, once(func(conv string) {
+				if err := e.db.Client.HSet(context.Background(), e.keys.Conversation(conv), "o", handoff.OwnerQueuePrefix+"stale").Err(); err != nil {
+					e.t.Error(err)
+				}
+			}))
+			handoff.SetAfterOwnerRead(e.svc, once(callBack(e)))
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := setup(t, options{clock: clock.NewFake(saturday), handoff: closedSupport})
+			e.leave("u1", "请周一给我回电")
+			e.agent("alice-wx", "/online")
+			e.waitFor(e.wecom, "alice-wx", "您有 1 条客户留言")
+			tc.hook(e)
+			e.customer("u1", "人工")
+			e.waitStatus("u1", handoff.StatusMessage)
+			e.customer("u1", "再补充一句：地址是北京路 1 号")
+			e.waitFor(e.shop, "u1", "我是客服Alice")
+			e.settle()
+			if c := countWith(e.shop, "u1", "已收到您的留言"); c != 1 {
+				t.Errorf("u1 was told %d times that the bot goes on, want once (the first message); Alice serves them now", c)
+			}
+			if o := e.owner("u1"); o != handoff.OwnerAgentPrefix+"alice" {
+				t.Fatalf("u1's owner = %q with alice serving them; want agent:alice", o)
+			}
+			if d := e.detail("u1"); d.Status != handoff.StatusAssigned || d.Agent != "alice" {
+				t.Fatalf("u1's handoff = %s %s", d.Status, d.Agent)
+			}
+		})
 	}
 }
 
-// The owner the leave step set is gone (here another stale handoff owner
-// stands in for it), so ending the leave step judges the record: it finds
-// no handoff under way, and before it clears the owner Alice calls the
-// customer back. Her owner, set after it read, must stay: the bot must not
-// talk over her.
-func TestCallBackWhileAStaleOwnerIsBeingCleared(t *testing.T) {
-	e := setup(t, options{clock: clock.NewFake(saturday), handoff: closedSupport})
-	e.leave("u1", "请周一给我回电")
-	e.agent("alice-wx", "/online")
-	e.waitFor(e.wecom, "alice-wx", "您有 1 条客户留言")
-	ctx := context.Background()
-	handoff.SetAfterLeft(e.svc, func(conv string) {
-		handoff.SetAfterLeft(e.svc, nil)
-		if err := e.db.Client.HSet(ctx, e.keys.Conversation(conv), "o", handoff.OwnerQueuePrefix+"stale").Err(); err != nil {
-			t.Error(err)
+// once returns f run at most once (a hook that must not fire again when
+// the call back it makes ends a step of its own).
+func once(f func(string)) func(string) {
+	var done atomic.Bool
+	return func(conv string) {
+		if done.CompareAndSwap(false, true) {
+			f(conv)
 		}
-	})
-	handoff.SetAfterOwnerRead(e.svc, func(conv string) {
-		handoff.SetAfterOwnerRead(e.svc, nil)
-		if err := e.acceptErr(e.agentMessage("alice-wx", "回访 1")); err != nil {
-			t.Error(err)
-		}
-	})
-	e.customer("u1", "人工")
-	e.waitStatus("u1", handoff.StatusMessage)
-	e.customer("u1", "再补充一句：地址是北京路 1 号")
-	e.waitFor(e.shop, "u1", "我是客服Alice")
-	e.settle()
-	if o := e.owner("u1"); o != handoff.OwnerAgentPrefix+"alice" {
-		t.Fatalf("u1's owner = %q with alice serving them; want agent:alice", o)
-	}
-	if d := e.detail("u1"); d.Status != handoff.StatusAssigned || d.Agent != "alice" {
-		t.Fatalf("u1's handoff = %s %s", d.Status, d.Agent)
 	}
 }
 
