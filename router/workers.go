@@ -2,7 +2,6 @@ package router
 
 import (
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -16,33 +15,32 @@ const workerIdle = 10 * time.Second
 // starts with a small stack that grows, and is copied, several times on
 // its way down a turn (Redis client, flows, JSON); a reused one has grown
 // already. In the oabench CPU profile stack growth was about 4% of the
-// process. A turn never waits for a worker: an idle one takes it from an
-// unbuffered channel, which succeeds only when one is waiting there;
-// without one the turn gets a new goroutine.
+// process. A turn never waits for a worker: without an idle one it gets a
+// new goroutine.
 type turnWorkers struct {
 	// idleFor overrides workerIdle (tests).
 	idleFor time.Duration
 
-	once sync.Once
-	work chan func()
-	// idle counts the workers waiting for a turn.
-	idle atomic.Int64
-	// started counts the worker goroutines started.
-	started atomic.Int64
+	mu   sync.Mutex
+	idle []chan func()
 }
 
 // run runs f on an idle worker, or on a new one.
 func (w *turnWorkers) run(f func()) {
-	w.once.Do(func() { w.work = make(chan func()) })
-	select {
-	case w.work <- f:
-	default:
-		w.started.Add(1)
-		go w.loop(f)
+	w.mu.Lock()
+	if n := len(w.idle); n > 0 {
+		ch := w.idle[n-1]
+		w.idle = w.idle[:n-1]
+		w.mu.Unlock()
+		ch <- f // buffered: never blocks
+		return
 	}
+	w.mu.Unlock()
+	go w.loop(f)
 }
 
 func (w *turnWorkers) loop(f func()) {
+	ch := make(chan func(), 1)
 	idleFor := w.idleFor
 	if idleFor <= 0 {
 		idleFor = workerIdle
@@ -51,17 +49,29 @@ func (w *turnWorkers) loop(f func()) {
 	defer timer.Stop()
 	for {
 		f()
-		if w.idle.Add(1) > maxIdleWorkers {
-			w.idle.Add(-1)
+		w.mu.Lock()
+		if len(w.idle) >= maxIdleWorkers {
+			w.mu.Unlock()
 			return
 		}
+		w.idle = append(w.idle, ch)
+		w.mu.Unlock()
 		timer.Reset(idleFor)
 		select {
-		case f = <-w.work:
-			w.idle.Add(-1)
+		case f = <-ch:
+			continue
 		case <-timer.C:
-			w.idle.Add(-1)
-			return
 		}
+		// Idle for long: leave, unless a turn was handed over meanwhile.
+		w.mu.Lock()
+		for i, c := range w.idle {
+			if c == ch {
+				w.idle = append(w.idle[:i], w.idle[i+1:]...)
+				w.mu.Unlock()
+				return
+			}
+		}
+		w.mu.Unlock()
+		f = <-ch // run popped this worker and sends (or sent) a turn
 	}
 }
