@@ -194,16 +194,17 @@ func (s *Service) callBackActive(ctx context.Context, a *AgentConfig, r *Record)
 		}
 		return fmt.Sprintf("客户 %s 正由客服 %s 接待。", name, other), nil
 	case StatusQueued:
-		// Taking a waiting customer is /accept, which puts the agent online.
+		q := s.queues[r.Queue]
+		if q == nil || !serves(*a, *q) {
+			return fmt.Sprintf("客户 %s 正在其他队列排队。", name), nil
+		}
+		// Taking a waiting customer is /accept, which puts the agent
+		// online; a refused one leaves their presence as it was.
 		if _, err := s.heartbeat(ctx, a, online); err != nil {
 			return "", err
 		}
 		if full, text, err := s.atCapacity(ctx, a); err != nil || full {
 			return text, err
-		}
-		q := s.queues[r.Queue]
-		if q == nil || !serves(*a, *q) {
-			return fmt.Sprintf("客户 %s 正在其他队列排队。", name), nil
 		}
 		if err := s.armRecovery(ctx, s.clock.Now().Add(s.cfg.ClaimLease)); err != nil {
 			return "", err

@@ -112,7 +112,7 @@ func (s *Service) ServicerSessionEnded(ctx context.Context, conv string) error {
 	if _, _, err := s.finish(ctx, conv, r.ID, []Status{StatusServicer}, StatusResolved); err != nil {
 		return ignoreGone(err)
 	}
-	_, err = s.setOwner(ctx, conv, "")
+	_, err = s.clearOwner(ctx, conv, "")
 	return err
 }
 

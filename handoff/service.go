@@ -245,8 +245,12 @@ func (s *Service) setOwner(ctx context.Context, conv, owner string) (bool, error
 // handoff under way any handoff owner is cleared (clearEndedOwner);
 // otherwise the owner stays and clearOwner reports the conversation taken.
 func (s *Service) clearOwner(ctx context.Context, conv, was string) (taken bool, err error) {
-	if ok, err := s.setOwnerIf(ctx, conv, "", was); err != nil || ok {
-		return false, err
+	// Without a known owner (a 微信客服 servicer's is not in the record)
+	// the one-step clear would clear any owner; the record must decide.
+	if was != "" {
+		if ok, err := s.setOwnerIf(ctx, conv, "", was); err != nil || ok {
+			return false, err
+		}
 	}
 	_, taken, err = s.clearEndedOwner(ctx, conv)
 	return taken, err
