@@ -53,8 +53,9 @@ func TestCallBackAnswersALeftMessage(t *testing.T) {
 	}
 	e.agent("alice-wx", "您好，发票抬头改成什么？")
 	e.waitFor(e.shop, "u2", "发票抬头改成什么")
-	if got := sentTo(e.shop, "u1"); strings.Contains(got[len(got)-1].Text, "Alice") {
-		t.Fatalf("u1, who was not called back, heard: %q", got[len(got)-1].Text)
+	e.settle()
+	if c := countWith(e.shop, "u1", "客服Alice"); c != 0 {
+		t.Fatalf("u1, who was not called back, heard from Alice %d times", c)
 	}
 
 	// A number past the list.
@@ -69,11 +70,18 @@ func TestCallBackAnswersALeftMessage(t *testing.T) {
 		t.Fatalf("list:\n%s", list.Text)
 	}
 	// It shows whom an agent called back already.
+	markedLines := 0
 	for _, line := range strings.Split(list.Text, "\n") {
 		marked := strings.Contains(line, "（已由 Alice 回访）")
 		if strings.Contains(line, "发票抬头写错了") != marked {
 			t.Errorf("only u2's message should be marked called back:\n%s", list.Text)
 		}
+		if marked {
+			markedLines++
+		}
+	}
+	if markedLines != 1 {
+		t.Errorf("%d lines marked called back, want u2's:\n%s", markedLines, list.Text)
 	}
 	e.agent("alice-wx", "回访 3")
 	e.waitFor(e.shop, "u3", "我是客服Alice，看到了您的留言")
@@ -236,10 +244,17 @@ func TestCallBackKeepsAnOfflineAgentOffline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	found := false
 	for _, a := range agents {
-		if a.ID == "alice" && (!a.Away || a.Load != 1) {
-			t.Fatalf("alice after a call back while offline: %+v; want away with one conversation", a)
+		if a.ID == "alice" {
+			found = true
+			if !a.Away || a.Load != 1 {
+				t.Fatalf("alice after a call back while offline: %+v; want away with one conversation", a)
+			}
 		}
+	}
+	if !found {
+		t.Fatal("alice is missing from the agents")
 	}
 }
 
@@ -348,13 +363,23 @@ func TestCallBackAsksForANumberItShowed(t *testing.T) {
 	e.waitFor(e.shop, "u2", "我是客服Alice")
 	e.agent("bob-wx", "查看留言")
 	list := e.waitFor(e.wecom, "bob-wx", "最近 2 条客户留言")
+	seen := 0
 	for _, line := range strings.Split(list.Text, "\n") {
 		marked := strings.Contains(line, "（已由 Alice 回访）")
 		switch {
-		case strings.Contains(line, "退款什么时候到账") && !marked:
-			t.Errorf("u2's line does not say Alice called them back: %q", line)
-		case strings.Contains(line, "快递一直没到") && marked:
-			t.Errorf("u1's line says they were called back: %q", line)
+		case strings.Contains(line, "退款什么时候到账"):
+			seen++
+			if !marked {
+				t.Errorf("u2's line does not say Alice called them back: %q", line)
+			}
+		case strings.Contains(line, "快递一直没到"):
+			seen++
+			if marked {
+				t.Errorf("u1's line says they were called back: %q", line)
+			}
 		}
+	}
+	if seen != 2 {
+		t.Errorf("the list shows %d of the two messages:\n%s", seen, list.Text)
 	}
 }

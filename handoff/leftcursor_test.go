@@ -47,8 +47,8 @@ func TestLeftCursorGoesBackWhenTheNoticeFails(t *testing.T) {
 		t.Fatalf("after the restore the next take has %d entries, want the second again", n)
 	}
 	// A failed first notice forgets the cursor; one moved since is kept.
-	if n, _ := restoreLeftScript.Run(ctx, db.Client, []string{cursor}, first, "", leftCursorTTL.Milliseconds()).Int(); n != 0 {
-		t.Fatal("restored a cursor another notice had moved")
+	if n, err := restoreLeftScript.Run(ctx, db.Client, []string{cursor}, first, "", leftCursorTTL.Milliseconds()).Int(); err != nil || n != 0 {
+		t.Fatalf("restoring a cursor another notice had moved: %d, %v; want 0 (kept)", n, err)
 	}
 	if err := restoreLeftScript.Run(ctx, db.Client, []string{cursor}, second, "", leftCursorTTL.Milliseconds()).Err(); err != nil {
 		t.Fatal(err)
