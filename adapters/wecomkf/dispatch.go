@@ -87,30 +87,34 @@ func (a *Account) dispatchConversation(ctx context.Context, msgs []message.Messa
 // reply window (an older one's grant would only be replaced by it) and
 // remembers which kf account each customer last wrote to (WindowChecker
 // looks the window up by customer): a page costs one Redis round trip,
-// however many messages it holds.
+// however many messages it holds. "Newest" goes by send_time, not by place
+// on the page: sync_msg's documentation does not promise an order, and a
+// grant armed from an older message would close the window early.
 func (a *Account) armWindows(ctx context.Context, msgs []message.Message) error {
 	now := a.ch.deps.Clock.Now()
 	var arms []window.Arming
-	armed := map[string]int{}     // window key → its index in arms
-	lastKf := map[string]string{} // customer → kf account of their newest message
+	armed := map[string]int{}              // window key → its index in arms
+	newest := map[string]message.Message{} // customer → their newest message
 	for _, m := range msgs {
 		if m.Kind == message.KindEvent || (!m.Timestamp.IsZero() && now.Sub(m.Timestamp) > window.KFMessage.Within) {
 			continue
 		}
 		kf := m.Meta[wxmsg.MetaOpenKfID]
 		arm := window.Arming{Key: a.windowKey(kf, m.From.ID), Grant: window.KFMessage, At: m.Timestamp, Source: m.ID}
-		if i, seen := armed[arm.Key]; seen {
-			arms[i] = arm // a page lists a customer's messages oldest first
-		} else {
+		if i, seen := armed[arm.Key]; !seen {
 			armed[arm.Key] = len(arms)
 			arms = append(arms, arm)
+		} else if !m.Timestamp.Before(arms[i].At) {
+			arms[i] = arm
 		}
-		lastKf[m.From.ID] = kf
+		if n, seen := newest[m.From.ID]; !seen || !m.Timestamp.Before(n.Timestamp) {
+			newest[m.From.ID] = m
+		}
 	}
 	var sets []*redis.StatusCmd
 	errs := a.windows.ArmMany(ctx, arms, func(pipe redis.Pipeliner) {
-		for customer, kf := range lastKf {
-			sets = append(sets, pipe.Set(ctx, a.keys.lastKf(customer), kf, window.KFMessage.Within))
+		for customer, m := range newest {
+			sets = append(sets, pipe.Set(ctx, a.keys.lastKf(customer), m.Meta[wxmsg.MetaOpenKfID], window.KFMessage.Within))
 		}
 	})
 	if err := errors.Join(errs...); err != nil {

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kefu-gateway/kefu/adapters/internal/window"
 	"github.com/kefu-gateway/kefu/adapters/internal/wxmsg"
 	"github.com/kefu-gateway/kefu/adapters/message"
 )
@@ -249,5 +250,39 @@ func TestPageReadAgainKeepsUsedQuota(t *testing.T) {
 	}
 	if w, err := a.windows.Peek(ctx, key); err != nil || w.Remaining != 2 {
 		t.Fatalf("window after the page, three sends and the page again = %+v, %v; want 2 left", w, err)
+	}
+}
+
+// A page whose items are not oldest first still grants each customer's
+// window from their newest message, and records the kf account of that
+// message as the one they last wrote to: sync_msg promises no order.
+func TestPageGrantsFromTheNewestMessageWhateverItsPlace(t *testing.T) {
+	e := newEnv(t, testAccounts("http://127.0.0.1:1"), time.Now())
+	a := e.ch.accounts["shop"]
+	ctx := context.Background()
+	now := e.clock.Now()
+	const otherKf = "wkOtherKfAccount"
+	at := func(id, kf string, ago time.Duration) message.Message {
+		return message.Message{ID: id, Kind: message.KindText, Text: "你好", From: message.Party{ID: "wmUnordered"},
+			Timestamp: now.Add(-ago), Meta: map[string]string{wxmsg.MetaOpenKfID: kf}}
+	}
+	page := []message.Message{
+		at("newest", goldenKfID, time.Minute),
+		at("older-other-kf", otherKf, 2*time.Hour),
+		at("oldest", goldenKfID, 3*time.Hour),
+	}
+	if err := a.armWindows(ctx, page); err != nil {
+		t.Fatal(err)
+	}
+	w, err := a.windows.Peek(ctx, a.windowKey(goldenKfID, "wmUnordered"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := page[0].Timestamp.Add(window.KFMessage.Within); w.Closes.UnixMilli() != want.UnixMilli() {
+		t.Fatalf("window closes %v; want %v (48 h after the newest message)", w.Closes, want)
+	}
+	kf, err := e.deps.Redis.Get(ctx, a.keys.lastKf("wmUnordered")).Result()
+	if err != nil || kf != goldenKfID {
+		t.Fatalf("last kf account = %q, %v; want %q, the newest message's", kf, err, goldenKfID)
 	}
 }
