@@ -270,8 +270,8 @@ func (s *Service) switchTo(ctx context.Context, a *AgentConfig, n int) (string, 
 		return fmt.Sprintf("没有第 %d 个会话。\n%s", n, list), nil
 	}
 	conv := convs[n-1]
-	if err := s.rdb.HSet(ctx, s.keys.agent(a.ID), "cur", conv).Err(); err != nil {
-		return "", fmt.Errorf("switching conversation: %w", err)
+	if err := s.setCurrent(ctx, a, conv); err != nil {
+		return "", err
 	}
 	r, err := s.readRecord(ctx, conv)
 	if err != nil || r == nil {
@@ -314,19 +314,38 @@ func (s *Service) accept(ctx context.Context, a *AgentConfig) (string, error) {
 		}
 	}
 	for _, h := range heads {
-		pairs, err := s.claim(ctx, h.queue, []*AgentConfig{a}, []string{h.conv})
+		took, err := s.takeWaiting(ctx, a, h.queue, h.conv)
 		if err != nil {
 			return "", err
 		}
-		if len(pairs) == 2 {
-			if err := s.complete(ctx, h.conv); err != nil {
-				return "", err
-			}
-			s.updatePositions(ctx, h.queue)
+		if took {
 			return "", nil // the notice says it all
 		}
 	}
 	return "队列中没有等待的客户。", nil
+}
+
+// takeWaiting gives the agent conv, waiting in queue, unless another agent
+// or a worker claimed it first (false). The caller armed the claim's
+// recovery. The customers still waiting hear their new places.
+func (s *Service) takeWaiting(ctx context.Context, a *AgentConfig, queue, conv string) (bool, error) {
+	pairs, err := s.claim(ctx, queue, []*AgentConfig{a}, []string{conv})
+	if err != nil || len(pairs) != 2 {
+		return false, err
+	}
+	if err := s.complete(ctx, conv); err != nil {
+		return false, err
+	}
+	s.updatePositions(ctx, queue)
+	return true, nil
+}
+
+// setCurrent makes conv the one the agent's plain text answers.
+func (s *Service) setCurrent(ctx context.Context, a *AgentConfig, conv string) error {
+	if err := s.rdb.HSet(ctx, s.keys.agent(a.ID), "cur", conv).Err(); err != nil {
+		return fmt.Errorf("switching conversation: %w", err)
+	}
+	return nil
 }
 
 // transfer hands the agent's conversation r to another agent or a queue.

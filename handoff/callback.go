@@ -183,8 +183,8 @@ func (s *Service) callBackActive(ctx context.Context, a *AgentConfig, r *Record)
 	switch r.Status {
 	case StatusAssigned:
 		if r.Agent == a.ID {
-			if err := s.rdb.HSet(ctx, s.keys.agent(a.ID), "cur", r.Conversation).Err(); err != nil {
-				return "", fmt.Errorf("switching conversation: %w", err)
+			if err := s.setCurrent(ctx, a, r.Conversation); err != nil {
+				return "", err
 			}
 			return fmt.Sprintf("您正在接待客户 %s，已切换到该会话，直接发送文字即回复该客户。", name), nil
 		}
@@ -209,18 +209,11 @@ func (s *Service) callBackActive(ctx context.Context, a *AgentConfig, r *Record)
 		if err := s.armRecovery(ctx, s.clock.Now().Add(s.cfg.ClaimLease)); err != nil {
 			return "", err
 		}
-		pairs, err := s.claim(ctx, q.ID, []*AgentConfig{a}, []string{r.Conversation})
-		if err != nil {
+		took, err := s.takeWaiting(ctx, a, q.ID, r.Conversation)
+		if err != nil || took {
 			return "", err
 		}
-		if len(pairs) != 2 {
-			return fmt.Sprintf("客户 %s 已被其他客服接入。", name), nil
-		}
-		if err := s.complete(ctx, r.Conversation); err != nil {
-			return "", err
-		}
-		s.updatePositions(ctx, q.ID)
-		return "", nil
+		return fmt.Sprintf("客户 %s 已被其他客服接入。", name), nil
 	case StatusMessage:
 		return fmt.Sprintf("客户 %s 正在留言，请稍后再回访。", name), nil
 	}
