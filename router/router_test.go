@@ -12,7 +12,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/hibiken/asynq"
 	"github.com/kefu-gateway/kefu/adapters"
 	"github.com/kefu-gateway/kefu/adapters/message"
@@ -168,10 +167,9 @@ func TestSameMessageIDIsProcessedOnce(t *testing.T) {
 // kefu loaded: turns still commit. The test has a Redis of its own (the
 // embedded one), so flushing scripts disturbs no other test.
 func TestTurnsCommitAfterRedisForgetsItsScripts(t *testing.T) {
-	mr := miniredis.RunT(t)
-	client := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	t.Cleanup(func() { _ = client.Close() })
-	e := setupOn(t, &redistest.DB{Client: client, URL: "redis://" + mr.Addr()}, "scripts", "passive_budget: 2s")
+	db := redistest.Private(t)
+	client := db.Client
+	e := setupOn(t, db, "scripts", "passive_budget: 2s")
 	ctx := context.Background()
 	for i, id := range []string{"m1", "m2", "m3"} {
 		if i > 0 {

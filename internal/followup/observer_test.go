@@ -4,12 +4,11 @@ import (
 	"context"
 	"testing"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/kefu-gateway/kefu/adapters/message"
 	"github.com/kefu-gateway/kefu/internal/contacts"
 	"github.com/kefu-gateway/kefu/internal/followup"
 	"github.com/kefu-gateway/kefu/internal/store"
-	"github.com/redis/go-redis/v9"
+	"github.com/kefu-gateway/kefu/internal/testutil/redistest"
 )
 
 // A Redis that restarted (or had SCRIPT FLUSH) answers the observation's
@@ -18,9 +17,7 @@ import (
 // has a Redis of its own (the embedded one), so flushing scripts disturbs
 // no other test.
 func TestObserverAfterRedisForgetsItsScripts(t *testing.T) {
-	mr := miniredis.RunT(t)
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	t.Cleanup(func() { _ = rdb.Close() })
+	rdb := redistest.Private(t).Client
 	cfg := contacts.Defaults()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/kefu-gateway/kefu/internal/clock"
 	"github.com/kefu-gateway/kefu/internal/metrics"
 	"github.com/kefu-gateway/kefu/internal/testutil/redistest"
@@ -290,9 +289,7 @@ func TestArmManyAlongIsOneTrip(t *testing.T) {
 // along do not. SCRIPT FLUSH is server-wide, so this runs on a Redis of its
 // own (the embedded one) and disturbs no other package's tests.
 func TestArmManyAlongRunsAlongOnceAfterNoScript(t *testing.T) {
-	mr := miniredis.RunT(t)
-	client := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	t.Cleanup(func() { _ = client.Close() })
+	client := redistest.Private(t).Client
 	tr := New(client, nil, "kefu:win:", nil)
 	page(t, tr)
 	if err := client.ScriptFlush(context.Background()).Err(); err != nil {
@@ -326,6 +323,7 @@ func page(t *testing.T, tr *Tracker) int64 {
 // trackerCountingTrips returns a tracker on a test Redis and a function
 // reading how many round trips its client has made so far.
 func trackerCountingTrips(t *testing.T) (*Tracker, func() float64) {
+	t.Helper()
 	db := redistest.New(t)
 	m := metrics.New()
 	db.Client.AddHook(m.RedisHook())
