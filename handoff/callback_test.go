@@ -240,22 +240,26 @@ func TestCallBackKeepsAnOfflineAgentOffline(t *testing.T) {
 	e.agent("alice-wx", "/offline")
 	e.agent("alice-wx", "回访 1")
 	e.waitFor(e.shop, "u1", "我是客服Alice")
+	if a := e.agentState(t, "alice"); !a.Away || a.Load != 1 {
+		t.Fatalf("alice after a call back while offline: %+v; want away with one conversation", a)
+	}
+}
+
+// agentState is the agent's presence and load as GET /handoff/agents
+// reports them.
+func (e *env) agentState(t *testing.T, id string) handoff.AgentState {
+	t.Helper()
 	agents, err := e.svc.Agents(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	found := false
 	for _, a := range agents {
-		if a.ID == "alice" {
-			found = true
-			if !a.Away || a.Load != 1 {
-				t.Fatalf("alice after a call back while offline: %+v; want away with one conversation", a)
-			}
+		if a.ID == id {
+			return a
 		}
 	}
-	if !found {
-		t.Fatal("alice is missing from the agents")
-	}
+	t.Fatalf("agent %s is missing from the agents", id)
+	return handoff.AgentState{}
 }
 
 // Numbers an agent saw keep their meaning: a notice continues them. Here
@@ -313,9 +317,14 @@ func TestCallBackTakesAQueuedCustomer(t *testing.T) {
 		}
 	}
 	e.agent("alice-wx", "查看留言") // numbers u1 1 and u2 2
+	e.agent("alice-wx", "/offline")
 	e.agent("alice-wx", "回访 2")
 	if d := e.detail("u2"); d.Status != handoff.StatusAssigned || d.Agent != "alice" || d.Reason == handoff.ReasonCallBack {
 		t.Fatalf("u2's handoff = %s %s %q, want assigned to alice for the customer's own request", d.Status, d.Agent, d.Reason)
+	}
+	// Taking a waiting customer is /accept, which puts the agent online.
+	if a := e.agentState(t, "alice"); !a.Online || a.Away {
+		t.Fatalf("alice after calling back a waiting customer from /offline: %+v; want online", a)
 	}
 	if d := e.detail("u1"); d.Status != handoff.StatusQueued {
 		t.Fatalf("u1's handoff = %s, want still queued: %+v", d.Status, d)
