@@ -104,6 +104,8 @@ type options struct {
 	mergeWindow time.Duration
 	// contacts keeps agents' tags in the contacts store (else RedisTags).
 	contacts bool
+	// handoffTasks wraps the handoff's task client (a failing queue).
+	handoffTasks func(adapters.Enqueuer) adapters.Enqueuer
 }
 
 var accountSeq atomic.Int64
@@ -167,7 +169,11 @@ func setupTB(t testing.TB, o options) *env {
 		cs = contacts.NewStore(db.Client, keys, contacts.Defaults(), o.clock)
 		tags = handoff.ContactTags{Store: cs}
 	}
-	svc, err := handoff.New(cfg, handoff.Deps{Redis: db.Client, Keys: keys, Router: r, Adapters: set, Tasks: tasks,
+	var svcTasks adapters.Enqueuer = tasks
+	if o.handoffTasks != nil {
+		svcTasks = o.handoffTasks(tasks)
+	}
+	svc, err := handoff.New(cfg, handoff.Deps{Redis: db.Client, Keys: keys, Router: r, Adapters: set, Tasks: svcTasks,
 		Flows: r, FlowExists: func(id string) bool { return fs.Flow(id) != nil },
 		Clock: o.clock, Log: log, Metrics: m, Tags: tags})
 	if err != nil {

@@ -1,10 +1,15 @@
 package handoff_test
 
 import (
+	"context"
+	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
+	"github.com/kefu-gateway/kefu/adapters"
 	"github.com/kefu-gateway/kefu/internal/clock"
 )
 
@@ -134,5 +139,43 @@ func TestLeftMessageReachesAnAgentWhosePresenceLapsed(t *testing.T) {
 	e.agent("alice-wx", "在的")
 	if n := e.waitFor(e.wecom, "alice-wx", leftNotice); !strings.Contains(n.Text, "快递一直没到") {
 		t.Fatalf("notice:\n%s", n.Text)
+	}
+}
+
+// failingNotice refuses to queue the first left-message notice, as a
+// Redis that stopped answering would; everything else goes through.
+type failingNotice struct {
+	adapters.Enqueuer
+	failed atomic.Bool
+}
+
+func (f *failingNotice) EnqueueContext(ctx context.Context, task *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error) {
+	if strings.Contains(string(task.Payload()), leftNotice) && f.failed.CompareAndSwap(false, true) {
+		return nil, errors.New("queue unreachable")
+	}
+	return f.Enqueuer.EnqueueContext(ctx, task, opts...)
+}
+
+// A notice that cannot even be queued gives its messages back: the agent's
+// next notice carries them, instead of their being marked as told.
+func TestLeftNoticeThatCannotBeQueuedComesAgain(t *testing.T) {
+	queue := &failingNotice{}
+	e := setup(t, options{clock: clock.NewFake(saturday), handoff: closedSupport,
+		handoffTasks: func(q adapters.Enqueuer) adapters.Enqueuer { queue.Enqueuer = q; return queue }})
+	e.leave("u1", "发票抬头写错了")
+	e.settle()
+	e.agent("alice-wx", "/online")
+	e.settle()
+	if !queue.failed.Load() {
+		t.Fatal("coming online tried no notice")
+	}
+	if c := countWith(e.wecom, "alice-wx", leftNotice); c != 0 {
+		t.Fatalf("alice got %d notices though queuing it failed", c)
+	}
+	e.agent("alice-wx", "/offline")
+	e.agent("alice-wx", "/online")
+	n := e.waitFor(e.wecom, "alice-wx", leftNotice)
+	if !strings.Contains(n.Text, "您有 1 条客户留言") || !strings.Contains(n.Text, "发票抬头") {
+		t.Fatalf("the notice after the failed one:\n%s", n.Text)
 	}
 }

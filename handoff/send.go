@@ -48,24 +48,19 @@ func (s *Service) sendAgent(ctx context.Context, a *AgentConfig, text, taskID st
 		return nil
 	}
 	p := workers.OutboundSendPayload{Channel: s.cfg.AgentChannel, Account: a.WecomApp, ConversationID: agentConversation(a), Messages: msgs}
-	var opts []asynq.Option
 	if taskID != "" {
 		// A notice may be asked for twice (recovery) and is then not
 		// enqueued again: it takes no place in the agent's order, or the
 		// next message would wait for a task that never comes.
-		opts = append(opts, asynq.TaskID(taskID), asynq.Retention(noticeRetention))
-	} else {
-		// Messages to one agent go out in order (a customer's lines
-		// relayed one after another), as the router orders a customer's.
-		seq, err := s.rdb.Incr(ctx, s.keys.OutboundSeq(p.ConversationID)).Result()
-		if err != nil {
-			return fmt.Errorf("sending to agent %s: numbering the message: %w", a.ID, err)
+		t, err := workers.NewOutboundSendTask(p, asynq.TaskID(taskID), asynq.Retention(noticeRetention))
+		if err := s.enqueue(ctx, t, err); err != nil {
+			return fmt.Errorf("sending to agent %s: %w", a.ID, err)
 		}
-		s.rdb.Expire(ctx, s.keys.OutboundSeq(p.ConversationID), 7*24*time.Hour)
-		p.Seq = seq
+		return nil
 	}
-	t, err := workers.NewOutboundSendTask(p, opts...)
-	if err := s.enqueue(ctx, t, err); err != nil {
+	// Messages to one agent go out in order (a customer's lines relayed
+	// one after another), as the router orders a customer's.
+	if err := workers.EnqueueInOrder(ctx, s.rdb, s.keys.Keys, s.tasks, p); err != nil {
 		return fmt.Errorf("sending to agent %s: %w", a.ID, err)
 	}
 	return nil

@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/hibiken/asynq"
 	"github.com/kefu-gateway/kefu/adapters"
 	"github.com/kefu-gateway/kefu/adapters/message"
 	"github.com/kefu-gateway/kefu/workers"
@@ -63,17 +62,9 @@ func (o *outbox) sendActive(conv *Conversation, in message.Message, caps adapter
 	defer cancel()
 	// Number the task so consecutive turns' replies go out in order even
 	// when two workers pick them up at once.
-	seq, err := r.rdb.Incr(ctx, r.keys.OutboundSeq(in.ConversationID)).Result()
-	if err == nil {
-		r.rdb.Expire(ctx, r.keys.OutboundSeq(in.ConversationID), 7*24*time.Hour)
-		var task *asynq.Task
-		task, err = workers.NewOutboundSendTask(workers.OutboundSendPayload{
-			Channel: in.Channel, Account: in.Account, ConversationID: in.ConversationID, Messages: parts, Seq: seq,
-		})
-		if err == nil {
-			_, err = r.tasks.EnqueueContext(ctx, task)
-		}
-	}
+	err := workers.EnqueueInOrder(ctx, r.rdb, r.keys, r.tasks, workers.OutboundSendPayload{
+		Channel: in.Channel, Account: in.Account, ConversationID: in.ConversationID, Messages: parts,
+	})
 	if err != nil {
 		r.metrics.Errors.WithLabelValues("outbox").Inc()
 		r.log.Error("enqueueing active delivery failed; replies are in the transcript but not sent",

@@ -73,11 +73,11 @@ func (h *Outbound) awaitTurn(ctx context.Context, p OutboundSendPayload) {
 		wait = 30 * time.Second
 	}
 	deadline := time.Now().Add(wait)
-	key := h.Keys.OutboundDone(p.ConversationID)
 	for {
-		done, err := h.Redis.Get(ctx, key).Int64()
-		if (err == nil && done >= p.Seq-1) || errors.Is(err, redis.Nil) && p.Seq <= 1 {
+		if ready, err := h.turnReady(ctx, p); ready {
 			return
+		} else if err != nil {
+			h.Log.Debug("checking outbound order failed", zap.Error(err))
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			h.Log.Warn("previous outbound task of the conversation still unfinished; sending anyway",
@@ -95,7 +95,7 @@ return 1`)
 
 func (h *Outbound) markDone(ctx context.Context, p OutboundSendPayload) {
 	ctx = context.WithoutCancel(ctx)
-	if err := markDoneScript.Run(ctx, h.Redis, []string{h.Keys.OutboundDone(p.ConversationID)}, p.Seq, (7 * 24 * time.Hour).Milliseconds()).Err(); err != nil {
+	if err := markDoneScript.Run(ctx, h.Redis, []string{h.Keys.OutboundDone(p.ConversationID)}, p.Seq, orderTTL.Milliseconds()).Err(); err != nil {
 		h.Log.Warn("recording outbound order failed", zap.Error(err))
 	}
 }

@@ -107,5 +107,9 @@ func (k Keys) OutboundSeq(conv string) string { return k.Prefix + "outseq:{" + c
 // OutboundDone is the highest finished outbound task number of a conversation.
 func (k Keys) OutboundDone(conv string) string { return k.Prefix + "outdone:{" + conv + "}" }
 
+// OutboundSkipped holds the outbound task numbers of a conversation that
+// were given out but never queued: no task will finish them.
+func (k Keys) OutboundSkipped(conv string) string { return k.Prefix + "outskip:{" + conv + "}" }
+
 // Undeliverable is the stream of messages that could not be delivered.
 func (k Keys) Undeliverable() string { return k.Prefix + "undeliverable" }

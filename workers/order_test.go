@@ -1,0 +1,98 @@
+package workers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"testing"
+
+	"github.com/hibiken/asynq"
+	"github.com/kefu-gateway/kefu/internal/store"
+	"github.com/kefu-gateway/kefu/internal/testutil/redistest"
+	"go.uber.org/zap"
+)
+
+// Whether a conversation's outbound task may go: every task before it is
+// done, a number given up counting as done once the one before it is.
+func TestTurnReady(t *testing.T) {
+	db := redistest.New(t)
+	h := &Outbound{Redis: db.Client, Keys: store.Keys{Prefix: "t:"}, Log: zap.NewNop()}
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name    string
+		done    int64 // 0 = none finished yet
+		skipped []int64
+		seq     int64
+		want    bool
+	}{
+		{name: "first task", seq: 1, want: true},
+		{name: "second before the first is done", seq: 2},
+		{name: "second after the first", done: 1, seq: 2, want: true},
+		{name: "later task after a later one finished", done: 5, seq: 3, want: true},
+		{name: "after a given-up number", done: 1, skipped: []int64{2}, seq: 3, want: true},
+		{name: "after given-up numbers", done: 1, skipped: []int64{2, 3}, seq: 4, want: true},
+		{name: "the first number given up", skipped: []int64{1}, seq: 2, want: true},
+		{name: "a gap before an unfinished task", skipped: []int64{2}, seq: 3},
+		{name: "an unfinished task before a gap", done: 1, skipped: []int64{3}, seq: 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := OutboundSendPayload{ConversationID: "c:" + tc.name, Seq: tc.seq}
+			if tc.done > 0 {
+				db.Client.Set(ctx, h.Keys.OutboundDone(p.ConversationID), tc.done, 0)
+			}
+			for _, s := range tc.skipped {
+				db.Client.SAdd(ctx, h.Keys.OutboundSkipped(p.ConversationID), s)
+			}
+			got, err := h.turnReady(ctx, p)
+			if err != nil || got != tc.want {
+				t.Fatalf("turnReady(%d) = %v, %v; want %v", tc.seq, got, err, tc.want)
+			}
+		})
+	}
+}
+
+// failingQueue refuses the tasks whose numbers are in fail.
+type failingQueue struct {
+	fail   map[int64]bool
+	queued []int64
+}
+
+func (q *failingQueue) EnqueueContext(_ context.Context, task *asynq.Task, _ ...asynq.Option) (*asynq.TaskInfo, error) {
+	var p OutboundSendPayload
+	if err := json.Unmarshal(task.Payload(), &p); err != nil {
+		return nil, err
+	}
+	if q.fail[p.Seq] {
+		return nil, errors.New("queue unreachable")
+	}
+	q.queued = append(q.queued, p.Seq)
+	return &asynq.TaskInfo{ID: strconv.FormatInt(p.Seq, 10)}, nil
+}
+
+// A task that cannot be queued gives its number up, so the one after it
+// does not wait for it; the numbers go on.
+func TestEnqueueInOrderGivesUpTheNumberOfAFailedTask(t *testing.T) {
+	db := redistest.New(t)
+	keys := store.Keys{Prefix: "t:"}
+	h := &Outbound{Redis: db.Client, Keys: keys, Log: zap.NewNop()}
+	ctx := context.Background()
+	q := &failingQueue{fail: map[int64]bool{2: true}}
+	p := OutboundSendPayload{Channel: "fake", Account: "a", ConversationID: "fake:a:u1"}
+	for i := range 3 {
+		err := EnqueueInOrder(ctx, db.Client, keys, q, p)
+		if (err != nil) != (i == 1) {
+			t.Fatalf("task %d: %v", i+1, err)
+		}
+	}
+	if len(q.queued) != 2 || q.queued[0] != 1 || q.queued[1] != 3 {
+		t.Fatalf("queued numbers %v, want [1 3]", q.queued)
+	}
+	h.markDone(ctx, OutboundSendPayload{ConversationID: p.ConversationID, Seq: 1})
+	if ready, err := h.turnReady(ctx, OutboundSendPayload{ConversationID: p.ConversationID, Seq: 3}); err != nil || !ready {
+		t.Fatalf("task 3 after task 1 and a failed task 2: ready %v, %v", ready, err)
+	}
+	if ttl := db.Client.PTTL(ctx, keys.OutboundSkipped(p.ConversationID)).Val(); ttl <= 0 {
+		t.Fatalf("the given-up numbers never expire (PTTL %v)", ttl)
+	}
+}
