@@ -119,6 +119,27 @@ func TestCallBackAnswersALeftMessage(t *testing.T) {
 	}
 }
 
+// A called-back customer given back to the queue reaches the next agent as
+// a new customer: 【回访】 is the calling agent's notice only.
+func TestCallBackRequeuedIsNewToTheNextAgent(t *testing.T) {
+	fake := clock.NewFake(saturday)
+	e := setup(t, options{clock: fake, handoff: closedSupportOneEach})
+	e.leave("u1", "发票抬头写错了")
+	e.agent("alice-wx", "查看留言")
+	e.agent("alice-wx", "回访 1")
+	e.waitFor(e.wecom, "alice-wx", "【回访】顾客u1")
+	fake.Advance(47 * time.Hour) // Monday 10:00: the queue opens
+	e.agent("bob-wx", "/online")
+	e.agent("alice-wx", "/transfer support")
+	n := e.waitFor(e.wecom, "bob-wx", "顾客u1 · ")
+	if !strings.HasPrefix(n.Text, "【新客户】顾客u1") {
+		t.Fatalf("bob's notice for a customer alice called back and gave back to the queue:\n%s", n.Text)
+	}
+	if d := e.detail("u1"); d.Status != handoff.StatusAssigned || d.Agent != "bob" {
+		t.Fatalf("u1's handoff = %s %s, want assigned to bob", d.Status, d.Agent)
+	}
+}
+
 // A call back never takes a customer another agent serves, never exceeds
 // the agent's max_concurrent, and never writes to a customer whose window
 // closed; each refusal says why and changes nothing.
