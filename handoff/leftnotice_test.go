@@ -3,6 +3,7 @@ package handoff_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -177,5 +178,35 @@ func TestLeftNoticeThatCannotBeQueuedComesAgain(t *testing.T) {
 	n := e.waitFor(e.wecom, "alice-wx", leftNotice)
 	if !strings.Contains(n.Text, "您有 1 条客户留言") || !strings.Contains(n.Text, "发票抬头") {
 		t.Fatalf("the notice after the failed one:\n%s", n.Text)
+	}
+}
+
+// /accept brings an agent who was away the messages left meanwhile, like
+// any coming online; a notice lists the oldest ten and counts the rest, and
+// /messages the newest ten.
+func TestLeftMessagesTenAtATime(t *testing.T) {
+	e := setup(t, options{clock: clock.NewFake(saturday), handoff: closedSupport})
+	for i := 1; i <= 12; i++ {
+		e.leave(fmt.Sprintf("u%d", i), fmt.Sprintf("留言%d", i))
+	}
+	e.settle()
+	e.agent("alice-wx", "/accept")
+	e.waitFor(e.wecom, "alice-wx", "队列中没有等待的客户")
+	n := e.waitFor(e.wecom, "alice-wx", "您有 12 条客户留言")
+	listed := func(text string, i int) bool { return strings.Contains(text, fmt.Sprintf("顾客u%d（", i)) }
+	for i := 1; i <= 12; i++ {
+		if listed(n.Text, i) != (i <= 10) {
+			t.Fatalf("the notice should list u1 to u10 (the oldest), u%d listed: %v\n%s", i, listed(n.Text, i), n.Text)
+		}
+	}
+	if !strings.Contains(n.Text, "另有 2 条") {
+		t.Fatalf("the notice does not count the two it leaves out:\n%s", n.Text)
+	}
+	e.agent("alice-wx", "/messages")
+	list := e.waitFor(e.wecom, "alice-wx", "最近 10 条客户留言")
+	for i := 1; i <= 12; i++ {
+		if listed(list.Text, i) != (i >= 3) {
+			t.Fatalf("/messages should list u3 to u12 (the newest), u%d listed: %v\n%s", i, listed(list.Text, i), list.Text)
+		}
 	}
 }
