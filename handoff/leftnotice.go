@@ -35,8 +35,10 @@ const (
 	// leftLookback back); each notice check renews it.
 	leftCursorTTL = 30 * 24 * time.Hour
 	// leftListScan bounds how far back /messages looks, newest first,
-	// for messages of the agent's queues.
+	// for messages of the agent's queues; it reads leftListPage at a
+	// time and stops once it has leftNoticeMax.
 	leftListScan = 2000
+	leftListPage = 100
 	// leftTextRunes clips each message in a notice; the operator API has
 	// the whole text.
 	leftTextRunes = 200
@@ -171,18 +173,9 @@ func leftMessage(id string, f map[string]any) LeftMessage {
 // recentLeftText answers /messages: the newest messages left for the
 // agent's queues, oldest first, whether or not they were told already.
 func (s *Service) recentLeftText(ctx context.Context, a *AgentConfig) (string, error) {
-	all, err := s.LeftMessages(ctx, leftListScan)
+	mine, err := s.recentLeft(ctx, a, leftNoticeMax)
 	if err != nil {
 		return "", err
-	}
-	var mine []LeftMessage
-	for _, m := range all {
-		if slices.Contains(s.queueAgents[m.Queue], a) {
-			mine = append(mine, m)
-		}
-		if len(mine) == leftNoticeMax {
-			break
-		}
 	}
 	if len(mine) == 0 {
 		return "您所在的队列暂无客户留言。", nil
@@ -193,6 +186,35 @@ func (s *Service) recentLeftText(ctx context.Context, a *AgentConfig) (string, e
 	}
 	first := s.numberShown(ctx, a, mine, true)
 	return s.leftListText(fmt.Sprintf("最近 %d 条客户留言：", len(mine)), mine, first), nil
+}
+
+// recentLeft returns up to want of the newest messages left for the
+// agent's queues, newest first, reading the stream a page at a time back
+// to at most leftListScan messages.
+func (s *Service) recentLeft(ctx context.Context, a *AgentConfig, want int) ([]LeftMessage, error) {
+	var mine []LeftMessage
+	end := "+"
+	for scanned := 0; scanned < leftListScan; {
+		n := min(leftListPage, leftListScan-scanned)
+		xs, err := s.rdb.XRevRangeN(ctx, s.keys.messages(), end, "-", int64(n)).Result()
+		if err != nil {
+			return nil, fmt.Errorf("reading left messages: %w", err)
+		}
+		for _, x := range xs {
+			if m := leftMessage(x.ID, x.Values); slices.Contains(s.queueAgents[m.Queue], a) {
+				mine = append(mine, m)
+				if len(mine) == want {
+					return mine, nil
+				}
+			}
+		}
+		if len(xs) < n {
+			break
+		}
+		scanned += len(xs)
+		end = "(" + xs[len(xs)-1].ID
+	}
+	return mine, nil
 }
 
 // leftListText lists the messages under heading, oldest first, at most

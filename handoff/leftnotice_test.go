@@ -12,6 +12,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/kefu-gateway/kefu/adapters"
 	"github.com/kefu-gateway/kefu/internal/clock"
+	"github.com/redis/go-redis/v9"
 )
 
 // closedSupport is a support queue closed at the weekend, served by alice
@@ -208,5 +209,35 @@ func TestLeftMessagesTenAtATime(t *testing.T) {
 		if listed(list.Text, i) != (i >= 3) {
 			t.Fatalf("/messages should list u3 to u12 (the newest), u%d listed: %v\n%s", i, listed(list.Text, i), list.Text)
 		}
+	}
+}
+
+// /messages finds the agent's messages behind pages of other queues'.
+func TestMessagesLooksPastOtherQueues(t *testing.T) {
+	e := setup(t, options{clock: clock.NewFake(saturday), handoff: closedSupport})
+	ctx := context.Background()
+	add := func(queue, customer, text string) {
+		err := e.db.Client.XAdd(ctx, &redis.XAddArgs{Stream: e.keys.Prefix + "{ho}:msgs", Values: []any{
+			"conversation", e.conv(customer), "queue", queue, "channel", "fake", "account", e.shopID,
+			"customer", customer, "name", "顾客" + customer, "text", text, "ts", saturday.UnixMilli()}}).Err()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 1; i <= 3; i++ {
+		add("support", fmt.Sprintf("u%d", i), fmt.Sprintf("售后留言%d", i))
+	}
+	for i := range 250 {
+		add("sales", fmt.Sprintf("s%d", i), "批发咨询")
+	}
+	e.agent("alice-wx", "/messages")
+	list := e.waitFor(e.wecom, "alice-wx", "最近 3 条客户留言")
+	for i := 1; i <= 3; i++ {
+		if !strings.Contains(list.Text, fmt.Sprintf("售后留言%d", i)) {
+			t.Fatalf("/messages lacks u%d's message:\n%s", i, list.Text)
+		}
+	}
+	if strings.Contains(list.Text, "批发咨询") {
+		t.Fatalf("/messages lists another queue's message:\n%s", list.Text)
 	}
 }
