@@ -22,6 +22,7 @@ import (
 	"github.com/kefu-gateway/kefu/internal/testutil/redistest"
 	"github.com/kefu-gateway/kefu/router"
 	"github.com/kefu-gateway/kefu/workers"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
@@ -315,6 +316,17 @@ func TestPermanentFailureIsRecordedNotRetried(t *testing.T) {
 	r := undeliverable(t, e)
 	if len(r) != 2 || !strings.Contains(r[0], "window closed") {
 		t.Errorf("undeliverable reasons = %q, want both parts with the window reason", r)
+	}
+	// Counted as failed, never as sent.
+	out := func(result string) float64 {
+		var d dto.Metric
+		if err := e.metrics.MessagesOut.WithLabelValues(fakechannel.Kind, string(message.KindText), result).Write(&d); err != nil {
+			t.Fatal(err)
+		}
+		return d.GetCounter().GetValue()
+	}
+	if failed, sent := out("failed"), out("sent"); failed != 2 || sent != 0 {
+		t.Errorf("kefu_messages_out_total: failed %v, sent %v; want 2 and 0", failed, sent)
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/kefu-gateway/kefu/internal/testutil/apptest"
 	"github.com/kefu-gateway/kefu/internal/testutil/fakellm"
 	"github.com/kefu-gateway/kefu/router"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // slowServer answers {"status":"已发货"} after delay, counting requests.
@@ -239,6 +240,17 @@ func TestPlatformWindowRefusalsRecorded(t *testing.T) {
 		if w.Open == tc.closed {
 			t.Fatalf("window after errcode %d = %+v", tc.code, w)
 		}
+	}
+	// Counted as failed, never as sent.
+	out := func(result string) float64 {
+		var d dto.Metric
+		if err := srv.App.Metrics.MessagesOut.WithLabelValues("wechat_oa", string(message.KindText), result).Write(&d); err != nil {
+			t.Fatal(err)
+		}
+		return d.GetCounter().GetValue()
+	}
+	if failed, sent := out("failed"), out("sent"); failed != 2 || sent != 0 {
+		t.Fatalf("kefu_messages_out_total: failed %v, sent %v; want 2 and 0", failed, sent)
 	}
 }
 
