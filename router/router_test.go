@@ -388,18 +388,7 @@ func TestUnsupportedMessageGetsPoliteAnswer(t *testing.T) {
 // once lose no turn: the commit's compare-and-set makes the loser retry.
 func TestConcurrentProcessesLoseNoTurn(t *testing.T) {
 	a := setup(t, "cas", "passive_budget: 2s")
-	fakechannel.Register()
-	log := zap.NewNop()
-	m := metrics.New()
-	set, _ := flows.LoadDir(t.TempDir())
-	b := router.New(router.Defaults(), router.Deps{Redis: a.db.Client, Keys: a.keys, Log: log, Metrics: m, Engine: flows.NewEngine(set), Tasks: asynq.NewClientFromRedisClient(a.db.Client)})
-	var node yaml.Node
-	_ = yaml.Unmarshal([]byte("[{id: cas, passive_budget: 2s}]"), &node)
-	as, err := adapters.Build(adapters.Deps{Log: log, Redis: a.db.Client, Keys: a.keys, Inbound: b, Metrics: m}, map[string]*yaml.Node{fakechannel.Kind: node.Content[0]})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.SetAdapters(as)
+	b := a.secondProcess(t, "passive_budget: 2s")
 	const n = 20
 	var wg sync.WaitGroup
 	for i := 0; i < n; i++ {
@@ -432,6 +421,38 @@ func TestConcurrentProcessesLoseNoTurn(t *testing.T) {
 	if tx := a.transcript(t); len(tx) != 2*n {
 		t.Fatalf("transcript has %d entries, want %d", len(tx), 2*n)
 	}
+}
+
+// secondProcess is another kefu process on e's Redis: a router with the
+// same flows and its own adapter for e's account, configured with caps.
+func (e *env) secondProcess(t *testing.T, caps string) *router.Router {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "f.yaml"), []byte(testFlows), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	set, err := flows.LoadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := zap.NewNop()
+	m := metrics.New()
+	tasks := asynq.NewClientFromRedisClient(e.db.Client)
+	r := router.New(router.Defaults(), router.Deps{Redis: e.db.Client, Keys: e.keys, Log: log, Metrics: m, Engine: flows.NewEngine(set), Tasks: tasks})
+	var node yaml.Node
+	if err := yaml.Unmarshal([]byte(fmt.Sprintf("[{id: %s, %s}]", e.account, caps)), &node); err != nil {
+		t.Fatal(err)
+	}
+	as, err := adapters.Build(adapters.Deps{Log: log, Redis: e.db.Client, Keys: e.keys, Inbound: r, Metrics: m}, map[string]*yaml.Node{fakechannel.Kind: node.Content[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.SetAdapters(as)
+	t.Cleanup(func() {
+		_ = r.Close(context.Background())
+		_ = tasks.Close()
+	})
+	return r
 }
 
 // A turn that fails (Redis refusing the commit) releases its dedup mark,
