@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -37,7 +38,7 @@ func zoneAt(now time.Time, hour int) string {
 // one where it is now early afternoon; a case that wants the night gives
 // its contact another zone.
 func TestFollowups(t *testing.T) {
-	accounts := []string{"effects", "fire", "reply", "tpl", "notpl", "quiet", "opt", "owned", "resched", "flow", "retry", "crash", "val"}
+	accounts := []string{"effects", "fire", "reply", "tpl", "notpl", "winflip", "quiet", "opt", "owned", "resched", "flow", "retry", "crash", "val"}
 	e := setup(t, accounts, func(c *followup.Config) {
 		c.WindowFallback = []followup.TemplateFallback{{Channel: fakechannel.Kind, Account: "tpl", TemplateID: "TPL-1",
 			URL: "https://shop.example.com/size", Fields: map[string]string{"first": "{{name}}您好", "keyword1": "{{text}}", "keyword2": "{{attr.size}}"}}}
@@ -48,6 +49,7 @@ func TestFollowups(t *testing.T) {
 		"fires after its delay":                      testFiresAfterItsDelay,
 		"a reply cancels it":                         testReplyCancels,
 		"closed window: template or skipped":         testClosedWindow,
+		"the window is judged when it is due":        testWindowJudgedWhenDue,
 		"quiet hours defer it":                       testQuietHours,
 		"opted out contact gets nothing":             testOptedOut,
 		"human-owned conversation":                   testHumanOwned,
@@ -133,6 +135,32 @@ func testReplyCancels(t *testing.T, e *env) {
 	}
 	if r := e.record(t, e2.ContactID, e2.Key, 0); r.Status != followup.StatusCancelled {
 		t.Fatalf("reply on a linked channel: %+v", r)
+	}
+}
+
+// The window is judged when the follow-up is due, not when it is
+// scheduled: one whose window closes meanwhile is skipped, one whose
+// window opens meanwhile (the customer wrote) goes.
+func testWindowJudgedWhenDue(t *testing.T, e *env) {
+	var scheduled atomic.Bool
+	fake := fakechannel.Get("winflip")
+	fake.SetWindow(func(p message.Party) adapters.Window {
+		if (p.ID == "u1") != scheduled.Load() { // u1's closes once both are scheduled, u2's opens
+			return adapters.Window{Open: true, Remaining: 5}
+		}
+		return adapters.Window{Open: false, Remaining: 0, Reason: "48h window closed"}
+	})
+	closes := e.schedule(t, conv("winflip", "u1"), followup.Followup{ID: "remind", Delay: time.Second, Text: "您的尺码表"})
+	opens := e.schedule(t, conv("winflip", "u2"), followup.Followup{ID: "remind", Delay: time.Second, Text: "您的尺码表"})
+	scheduled.Store(true)
+	if r := e.record(t, closes.ContactID, closes.Key, 10*time.Second); r.Status != followup.StatusSkipped || r.Reason != followup.ReasonWindowClosed {
+		t.Fatalf("a follow-up whose window closed after it was scheduled: %+v", r)
+	}
+	if r := e.record(t, opens.ContactID, opens.Key, 10*time.Second); r.Status != followup.StatusSent {
+		t.Fatalf("a follow-up whose window opened after it was scheduled: %+v", r)
+	}
+	if sent := fake.Sent(); len(sent) != 1 || sent[0].To.ID != "u2" {
+		t.Fatalf("sent %+v, want the one to u2", sent)
 	}
 }
 
