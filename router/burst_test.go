@@ -66,7 +66,7 @@ func TestBurstIsAnsweredOnce(t *testing.T) {
 // reach two kefu processes in turn (a load balancer), since the burst is
 // kept in Redis.
 func TestBurstAnswersItsEarlierLines(t *testing.T) {
-	const caps = "passive_budget: 3s, merge_window: 300ms"
+	const caps = "passive_budget: 3s, merge_window: 600ms"
 	for _, tc := range []struct {
 		name      string
 		processes int

@@ -150,8 +150,8 @@ func testWindowJudgedWhenDue(t *testing.T, e *env) {
 		}
 		return adapters.Window{Open: false, Remaining: 0, Reason: "48h window closed"}
 	})
-	closes := e.schedule(t, conv("winflip", "u1"), followup.Followup{ID: "remind", Delay: time.Second, Text: "您的尺码表"})
-	opens := e.schedule(t, conv("winflip", "u2"), followup.Followup{ID: "remind", Delay: time.Second, Text: "您的尺码表"})
+	closes := e.schedule(t, conv("winflip", "u1"), followup.Followup{ID: "remind", Delay: 2 * time.Second, Text: "您的尺码表"})
+	opens := e.schedule(t, conv("winflip", "u2"), followup.Followup{ID: "remind", Delay: 2 * time.Second, Text: "您的尺码表"})
 	scheduled.Store(true)
 	if r := e.record(t, closes.ContactID, closes.Key, 10*time.Second); r.Status != followup.StatusSkipped || r.Reason != followup.ReasonWindowClosed {
 		t.Fatalf("a follow-up whose window closed after it was scheduled: %+v", r)
