@@ -2,6 +2,9 @@ package workers
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"time"
 
@@ -15,39 +18,86 @@ import (
 // last task.
 const orderTTL = 7 * 24 * time.Hour
 
+// numberScript gives out a conversation's next outbound task number. When
+// the numbering starts over (its counter expired), what is left of the
+// old one — the finished number, the given-up numbers — is dropped, or it
+// would let the new numbers go out of order.
+//
+//	KEYS: 1 counter, 2 done number, 3 skipped numbers; ARGV: 1 TTL ms
+var numberScript = redis.NewScript(`
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('DEL', KEYS[2], KEYS[3]) end
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return n`)
+
 // EnqueueInOrder numbers p among its conversation's outbound tasks (Seq)
 // and queues it on q, so that it goes out after the tasks queued before it.
-// A number given out for a task that then cannot be queued is recorded as
-// skipped: the conversation's next task goes as soon as the one before the
-// gap is done, instead of waiting Outbound.OrderWait for a task that never
-// comes.
+// The task goes to QueueCritical (opts must not name another queue).
+//
+// A number given out for a task that was then surely not queued is
+// recorded as skipped: the conversation's next task goes as soon as the one
+// before the gap is done, instead of waiting Outbound.OrderWait for a task
+// that never comes. An enqueue error does not prove that: a command retried
+// after a lost reply, or a deadline passing after Redis ran it, may have
+// queued the task all the same. So the task carries an id of its own, and
+// only a task Redis does not hold is given up; when that cannot be told,
+// the number is kept and the next task waits as before.
 func EnqueueInOrder(ctx context.Context, rdb redis.UniversalClient, keys store.Keys, q adapters.Enqueuer,
 	p OutboundSendPayload, opts ...asynq.Option) error {
-	seqKey := keys.OutboundSeq(p.ConversationID)
-	pipe := rdb.TxPipeline()
-	incr := pipe.Incr(ctx, seqKey)
-	pipe.PExpire(ctx, seqKey, orderTTL)
-	if _, err := pipe.Exec(ctx); err != nil {
+	conv := p.ConversationID
+	seq, err := numberScript.Run(ctx, rdb, []string{keys.OutboundSeq(conv), keys.OutboundDone(conv), keys.OutboundSkipped(conv)},
+		orderTTL.Milliseconds()).Int64()
+	if err != nil {
 		return fmt.Errorf("numbering outbound task: %w", err)
 	}
-	p.Seq = incr.Val()
-	task, err := NewOutboundSendTask(p, opts...)
-	if err == nil {
-		_, err = q.EnqueueContext(ctx, task)
-	}
-	if err == nil {
-		return nil
-	}
-	skipKey := keys.OutboundSkipped(p.ConversationID)
+	p.Seq = seq
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	defer cancel()
+	id := newTaskID()
+	task, err := NewOutboundSendTask(p, append(opts, asynq.TaskID(id))...)
+	if err == nil {
+		_, err = q.EnqueueContext(ctx, task)
+		if err == nil || errors.Is(err, asynq.ErrTaskIDConflict) {
+			// A conflict on an id no one else has: a retry found the
+			// task the first try queued.
+			return nil
+		}
+		queued, qerr := taskQueued(sctx, rdb, id)
+		switch {
+		case qerr != nil:
+			return fmt.Errorf("enqueueing outbound task: %w (whether it was queued is unknown: %v)", err, qerr)
+		case queued:
+			return nil
+		}
+	}
+	skipKey := keys.OutboundSkipped(conv)
 	skip := rdb.TxPipeline()
-	skip.SAdd(sctx, skipKey, p.Seq)
+	skip.SAdd(sctx, skipKey, seq)
 	skip.PExpire(sctx, skipKey, orderTTL)
 	if _, serr := skip.Exec(sctx); serr != nil {
 		return fmt.Errorf("enqueueing outbound task: %w (and recording its number as skipped: %v)", err, serr)
 	}
 	return fmt.Errorf("enqueueing outbound task: %w", err)
+}
+
+// taskQueued reports whether Redis holds the outbound task with id.
+func taskQueued(ctx context.Context, rdb redis.UniversalClient, id string) (bool, error) {
+	insp := asynq.NewInspectorFromRedisClient(rdb)
+	_, err := insp.GetTaskInfo(QueueCritical, id)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, asynq.ErrTaskNotFound), errors.Is(err, asynq.ErrQueueNotFound):
+		return false, nil
+	}
+	return false, fmt.Errorf("looking up outbound task: %w", err)
+}
+
+// newTaskID returns a random task id.
+func newTaskID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return "out-" + hex.EncodeToString(b[:])
 }
 
 // turnReadyScript reports whether a conversation's outbound task number

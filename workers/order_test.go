@@ -96,3 +96,66 @@ func TestEnqueueInOrderGivesUpTheNumberOfAFailedTask(t *testing.T) {
 		t.Fatalf("the given-up numbers never expire (PTTL %v)", ttl)
 	}
 }
+
+// lostReply queues the task for real and then reports an error, as a
+// connection lost after Redis ran the enqueue does.
+type lostReply struct{ client *asynq.Client }
+
+func (q lostReply) EnqueueContext(ctx context.Context, task *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error) {
+	if _, err := q.client.EnqueueContext(ctx, task, opts...); err != nil {
+		return nil, err
+	}
+	return nil, errors.New("read tcp: i/o timeout")
+}
+
+// An enqueue error does not prove the task missing: one that Redis holds
+// keeps its number, so the task after it still waits for it.
+func TestEnqueueInOrderKeepsTheNumberOfATaskQueuedDespiteAnError(t *testing.T) {
+	db := redistest.New(t)
+	keys := store.Keys{Prefix: "t:"}
+	h := &Outbound{Redis: db.Client, Keys: keys, Log: zap.NewNop()}
+	ctx := context.Background()
+	client := asynq.NewClientFromRedisClient(db.Client)
+	t.Cleanup(func() { _ = client.Close() })
+	p := OutboundSendPayload{Channel: "fake", Account: "a", ConversationID: "fake:a:u1"}
+	if err := EnqueueInOrder(ctx, db.Client, keys, client, p); err != nil {
+		t.Fatal(err)
+	}
+	if err := EnqueueInOrder(ctx, db.Client, keys, lostReply{client}, p); err != nil {
+		t.Fatalf("a task queued despite the error: %v; want no error", err)
+	}
+	if n := db.Client.SCard(ctx, keys.OutboundSkipped(p.ConversationID)).Val(); n != 0 {
+		t.Fatalf("%d numbers given up for tasks Redis holds", n)
+	}
+	h.markDone(ctx, OutboundSendPayload{ConversationID: p.ConversationID, Seq: 1})
+	if err := EnqueueInOrder(ctx, db.Client, keys, client, p); err != nil {
+		t.Fatal(err)
+	}
+	if ready, err := h.turnReady(ctx, OutboundSendPayload{ConversationID: p.ConversationID, Seq: 3}); err != nil || ready {
+		t.Fatalf("task 3 while task 2 is queued and unfinished: ready %v, %v; want it to wait", ready, err)
+	}
+}
+
+// Numbering that starts over (its counter expired) drops the old finished
+// and given-up numbers, which would otherwise let new tasks skip ahead.
+func TestEnqueueInOrderStartsOverCleanly(t *testing.T) {
+	db := redistest.New(t)
+	keys := store.Keys{Prefix: "t:"}
+	h := &Outbound{Redis: db.Client, Keys: keys, Log: zap.NewNop()}
+	ctx := context.Background()
+	conv := "fake:a:u1"
+	db.Client.Set(ctx, keys.OutboundDone(conv), 9, 0)
+	db.Client.SAdd(ctx, keys.OutboundSkipped(conv), 1, 2)
+	q := &failingQueue{}
+	for range 2 {
+		if err := EnqueueInOrder(ctx, db.Client, keys, q, OutboundSendPayload{Channel: "fake", Account: "a", ConversationID: conv}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(q.queued) != 2 || q.queued[0] != 1 || q.queued[1] != 2 {
+		t.Fatalf("numbers %v, want [1 2]", q.queued)
+	}
+	if ready, err := h.turnReady(ctx, OutboundSendPayload{ConversationID: conv, Seq: 2}); err != nil || ready {
+		t.Fatalf("task 2 of the new numbering before task 1 is done: ready %v, %v; want it to wait", ready, err)
+	}
+}

@@ -73,15 +73,21 @@ func (h *Outbound) awaitTurn(ctx context.Context, p OutboundSendPayload) {
 		wait = 30 * time.Second
 	}
 	deadline := time.Now().Add(wait)
+	var lastErr error
 	for {
-		if ready, err := h.turnReady(ctx, p); ready {
+		ready, err := h.turnReady(ctx, p)
+		if ready {
 			return
-		} else if err != nil {
-			h.Log.Debug("checking outbound order failed", zap.Error(err))
+		}
+		if err != nil {
+			lastErr = err
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
-			h.Log.Warn("previous outbound task of the conversation still unfinished; sending anyway",
-				zap.String("conversation", p.ConversationID), zap.Int64("seq", p.Seq))
+			fields := []zap.Field{zap.String("conversation", p.ConversationID), zap.Int64("seq", p.Seq)}
+			if lastErr != nil {
+				fields = append(fields, zap.NamedError("order_error", lastErr))
+			}
+			h.Log.Warn("previous outbound task of the conversation still unfinished; sending anyway", fields...)
 			return
 		}
 		time.Sleep(25 * time.Millisecond)

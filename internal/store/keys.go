@@ -15,6 +15,7 @@ package store
 //	web:secret                          string, the shared web-token signing secret when none is configured
 //	outprog:{task id}                   string, how many parts of an outbound task were sent
 //	outseq:{<conv>} / outdone:{<conv>}  counters ordering a conversation's outbound tasks (issued / finished)
+//	outskip:{<conv>}                    set of outbound task numbers given out but never queued
 //	undeliverable                       stream of messages that could not be delivered, with the reason
 //	win:{channel}:{account}:{customer}  hash kind -> "<remaining>:<expiry ms>": reply windows and quotas (adapters/internal/window)
 //	token:wechat:{credential|stable}:{appid}   platform access tokens shared by every process (adapters/internal/wxtoken),
