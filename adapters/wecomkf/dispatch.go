@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -16,9 +17,10 @@ import (
 
 // dispatch hands one page's messages to the router and waits until every
 // turn has finished. A customer's messages are handled one after another, in
-// page order, so a burst is answered in order; different customers are
-// handled side by side (sync.concurrency at a time). The first failure is
-// returned, and the caller then keeps the cursor where it was.
+// the order they were sent (inSendOrder), so a burst is answered in order;
+// different customers are handled side by side (sync.concurrency at a
+// time). The first failure is returned, and the caller then keeps the
+// cursor where it was.
 //
 // Each customer message (origin 3) first arms the customer's reply window:
 // 5 messages within 48 hours of its send_time (PROTOCOLS.md §3.3), unless it
@@ -29,6 +31,7 @@ func (a *Account) dispatch(ctx context.Context, msgs []message.Message) error {
 	if len(msgs) == 0 {
 		return nil
 	}
+	msgs = inSendOrder(msgs, a.ch.deps.Clock.Now())
 	if err := a.armWindows(ctx, msgs); err != nil {
 		return err
 	}
@@ -83,38 +86,51 @@ func (a *Account) dispatchConversation(ctx context.Context, msgs []message.Messa
 	return nil
 }
 
-// armWindows grants each customer's newest recent message on a page its
-// reply window (an older one's grant would only be replaced by it) and
-// remembers which kf account each customer last wrote to (WindowChecker
-// looks the window up by customer): a page costs one Redis round trip,
-// however many messages it holds. "Newest" goes by send_time, not by place
-// on the page: sync_msg's documentation does not promise an order, and a
-// grant armed from an older message would close the window early.
+// inSendOrder returns a page's messages sorted by send_time, oldest first,
+// keeping the page's order among equals; a message without a send_time
+// counts as sent now, as its reply window does (window.Arming). sync_msg's
+// documentation promises no order, and a customer's turns, their burst
+// and their reply window all go by it.
+func inSendOrder(msgs []message.Message, now time.Time) []message.Message {
+	at := func(m message.Message) time.Time {
+		if m.Timestamp.IsZero() {
+			return now
+		}
+		return m.Timestamp
+	}
+	out := slices.Clone(msgs)
+	slices.SortStableFunc(out, func(a, b message.Message) int { return at(a).Compare(at(b)) })
+	return out
+}
+
+// armWindows grants each customer's newest recent message on a page (msgs
+// in send order) its reply window (an older one's grant would only be
+// replaced by it) and remembers which kf account each customer last wrote
+// to (WindowChecker looks the window up by customer): a page costs one
+// Redis round trip, however many messages it holds.
 func (a *Account) armWindows(ctx context.Context, msgs []message.Message) error {
 	now := a.ch.deps.Clock.Now()
 	var arms []window.Arming
-	armed := map[string]int{}              // window key → its index in arms
-	newest := map[string]message.Message{} // customer → their newest message
+	armed := map[string]int{}     // window key → its index in arms
+	lastKf := map[string]string{} // customer → kf account of their newest message
 	for _, m := range msgs {
 		if m.Kind == message.KindEvent || (!m.Timestamp.IsZero() && now.Sub(m.Timestamp) > window.KFMessage.Within) {
 			continue
 		}
 		kf := m.Meta[wxmsg.MetaOpenKfID]
 		arm := window.Arming{Key: a.windowKey(kf, m.From.ID), Grant: window.KFMessage, At: m.Timestamp, Source: m.ID}
-		if i, seen := armed[arm.Key]; !seen {
+		if i, seen := armed[arm.Key]; seen {
+			arms[i] = arm
+		} else {
 			armed[arm.Key] = len(arms)
 			arms = append(arms, arm)
-		} else if !m.Timestamp.Before(arms[i].At) {
-			arms[i] = arm
 		}
-		if n, seen := newest[m.From.ID]; !seen || !m.Timestamp.Before(n.Timestamp) {
-			newest[m.From.ID] = m
-		}
+		lastKf[m.From.ID] = kf
 	}
 	var sets []*redis.StatusCmd
 	errs := a.windows.ArmMany(ctx, arms, func(pipe redis.Pipeliner) {
-		for customer, m := range newest {
-			sets = append(sets, pipe.Set(ctx, a.keys.lastKf(customer), m.Meta[wxmsg.MetaOpenKfID], window.KFMessage.Within))
+		for customer, kf := range lastKf {
+			sets = append(sets, pipe.Set(ctx, a.keys.lastKf(customer), kf, window.KFMessage.Within))
 		}
 	})
 	if err := errors.Join(errs...); err != nil {

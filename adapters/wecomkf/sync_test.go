@@ -253,10 +253,10 @@ func TestPageReadAgainKeepsUsedQuota(t *testing.T) {
 	}
 }
 
-// A page whose items are not oldest first still grants each customer's
-// window from their newest message, and records the kf account of that
-// message as the one they last wrote to: sync_msg promises no order.
-func TestPageGrantsFromTheNewestMessageWhateverItsPlace(t *testing.T) {
+// A page whose items are not oldest first is handled in send order: each
+// customer's turns come oldest first, and their window and last kf account
+// are those of their newest message. sync_msg promises no order.
+func TestPageIsHandledInSendOrder(t *testing.T) {
 	e := newEnv(t, testAccounts("http://127.0.0.1:1"), time.Now())
 	a := e.ch.accounts["shop"]
 	ctx := context.Background()
@@ -264,15 +264,25 @@ func TestPageGrantsFromTheNewestMessageWhateverItsPlace(t *testing.T) {
 	const otherKf = "wkOtherKfAccount"
 	at := func(id, kf string, ago time.Duration) message.Message {
 		return message.Message{ID: id, Kind: message.KindText, Text: "你好", From: message.Party{ID: "wmUnordered"},
-			Timestamp: now.Add(-ago), Meta: map[string]string{wxmsg.MetaOpenKfID: kf}}
+			ConversationID: ConversationID("shop", kf, "wmUnordered"), Timestamp: now.Add(-ago),
+			Meta: map[string]string{wxmsg.MetaOpenKfID: kf}}
 	}
 	page := []message.Message{
 		at("newest", goldenKfID, time.Minute),
-		at("older-other-kf", otherKf, 2*time.Hour),
-		at("oldest", goldenKfID, 3*time.Hour),
+		at("older", goldenKfID, 2*time.Hour),
+		at("oldest-other-kf", otherKf, 3*time.Hour),
 	}
-	if err := a.armWindows(ctx, page); err != nil {
+	if err := a.dispatch(ctx, page); err != nil {
 		t.Fatal(err)
+	}
+	var golden []string
+	for _, m := range e.in.messages() {
+		if m.Meta[wxmsg.MetaOpenKfID] == goldenKfID {
+			golden = append(golden, m.ID)
+		}
+	}
+	if len(golden) != 2 || golden[0] != "older" || golden[1] != "newest" {
+		t.Fatalf("turns %v, want older then newest", golden)
 	}
 	w, err := a.windows.Peek(ctx, a.windowKey(goldenKfID, "wmUnordered"))
 	if err != nil {
