@@ -32,7 +32,7 @@ return n`)
 
 // EnqueueInOrder numbers p among its conversation's outbound tasks (Seq)
 // and queues it on q, so that it goes out after the tasks queued before it.
-// The task goes to QueueCritical (opts must not name another queue).
+// The task goes to QueueCritical unless opts name another queue.
 //
 // A number given out for a task that was then surely not queued is
 // recorded as skipped: the conversation's next task goes as soon as the one
@@ -62,7 +62,7 @@ func EnqueueInOrder(ctx context.Context, rdb redis.UniversalClient, keys store.K
 			// task the first try queued.
 			return nil
 		}
-		queued, qerr := taskQueued(sctx, rdb, id)
+		queued, qerr := taskQueued(sctx, rdb, queueOf(opts), id)
 		switch {
 		case qerr != nil:
 			return fmt.Errorf("enqueueing outbound task: %w (whether it was queued is unknown: %v)", err, qerr)
@@ -80,10 +80,24 @@ func EnqueueInOrder(ctx context.Context, rdb redis.UniversalClient, keys store.K
 	return fmt.Errorf("enqueueing outbound task: %w", err)
 }
 
-// taskQueued reports whether Redis holds the outbound task with id.
-func taskQueued(ctx context.Context, rdb redis.UniversalClient, id string) (bool, error) {
+// queueOf is the queue an outbound task with opts goes to.
+func queueOf(opts []asynq.Option) string {
+	queue := QueueCritical
+	for _, o := range opts {
+		if q, ok := o.Value().(string); ok && o.Type() == asynq.QueueOpt {
+			queue = q
+		}
+	}
+	return queue
+}
+
+// taskQueued reports whether Redis holds the task with id in queue.
+func taskQueued(ctx context.Context, rdb redis.UniversalClient, queue, id string) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, fmt.Errorf("looking up outbound task: %w", err)
+	}
 	insp := asynq.NewInspectorFromRedisClient(rdb)
-	_, err := insp.GetTaskInfo(QueueCritical, id)
+	_, err := insp.GetTaskInfo(queue, id)
 	switch {
 	case err == nil:
 		return true, nil
