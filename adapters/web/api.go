@@ -225,8 +225,10 @@ func (ch *Channel) postMessage(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"replies": toMsgs(replies)})
 }
 
-// getMessages returns the conversation after ?after=, waiting up to ?wait=
-// seconds for something new when there is nothing yet.
+// getMessages returns the conversation after ?after= (from its start
+// without one), waiting up to ?wait= seconds for something new when there
+// is nothing yet: a new visitor's widget polling while its WebSocket is
+// down waits too, instead of asking again at once.
 func (ch *Channel) getMessages(c *fiber.Ctx) error {
 	s := c.Locals(localSite).(*Site)
 	cl := c.Locals(localClaims).(claims)
@@ -248,7 +250,7 @@ func (ch *Channel) getMessages(c *fiber.Ctx) error {
 	if err != nil {
 		return apiError(c, fiber.StatusServiceUnavailable, "temporarily unavailable")
 	}
-	if len(msgs) > 0 || wait == 0 || after == "" {
+	if len(msgs) > 0 || wait == 0 {
 		return c.JSON(fiber.Map{"messages": msgs})
 	}
 	// Long-poll: subscribe first, then look again, so nothing committed in

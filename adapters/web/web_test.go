@@ -181,6 +181,34 @@ func TestLongPollReturnsNewMessages(t *testing.T) {
 	}
 }
 
+// A visitor with no messages yet long-polls too: without an id to go after,
+// an empty conversation is waited on, not answered at once (the widget
+// polls so while its WebSocket is down), and the first message ends the
+// wait.
+func TestLongPollWaitsOnAnEmptyConversation(t *testing.T) {
+	srv := apptest.Start(t, testConfig(""), apptest.Options{})
+	c := newClient(t, srv.URL, "shop")
+	start := time.Now()
+	if got := c.history("", 1); len(got) != 0 {
+		t.Fatalf("an empty conversation returned %d messages", len(got))
+	}
+	if waited := time.Since(start); waited < 900*time.Millisecond {
+		t.Fatalf("long-poll on an empty conversation returned after %v, want its 1 s wait", waited)
+	}
+	got := make(chan int, 1)
+	go func() { got <- len(c.history("", 10)) }()
+	time.Sleep(300 * time.Millisecond)
+	c.say("你好")
+	select {
+	case n := <-got:
+		if n < 1 {
+			t.Fatalf("long-poll returned %d messages", n)
+		}
+	case <-time.After(12 * time.Second):
+		t.Fatal("long-poll never returned")
+	}
+}
+
 func TestBadInputIsRefusedAndNothingBreaks(t *testing.T) {
 	srv := apptest.Start(t, testConfig(""), apptest.Options{})
 	c := newClient(t, srv.URL, "shop")
