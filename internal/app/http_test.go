@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/kefu-gateway/kefu/internal/testutil/apptest"
 	"github.com/kefu-gateway/kefu/internal/testutil/rawhttp"
+	"github.com/kefu-gateway/kefu/internal/testutil/redistest"
 )
 
 // rawGet sends a GET of /healthz with query and a padding header of pad
@@ -44,5 +46,44 @@ func TestHeaderLimit(t *testing.T) {
 	def := apptest.Start(t, "", apptest.Options{})
 	if got := rawGet(t, def.Addr, long+"&signature="+strings.Repeat("9", 5000), 0); got != http.StatusOK {
 		t.Errorf("an 11 KB query under the default 16 KB limit answered %d, want 200", got)
+	}
+}
+
+// /healthz says the process is up, /readyz also that Redis answers (503
+// while it does not), and /metrics is Prometheus's text format with
+// kefu's series.
+func TestHealthReadinessAndMetrics(t *testing.T) {
+	db := redistest.Private(t)
+	srv := apptest.Start(t, "", apptest.Options{DB: db, NoWorkers: true})
+	get := func(path string) (int, string, string) {
+		t.Helper()
+		res, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b), res.Header.Get("Content-Type")
+	}
+	if st, body, _ := get("/healthz"); st != 200 || body != "ok" {
+		t.Errorf("/healthz = %d %q", st, body)
+	}
+	if st, body, _ := get("/readyz"); st != 200 || body != "ok" {
+		t.Errorf("/readyz with Redis up = %d %q", st, body)
+	}
+	st, body, ct := get("/metrics")
+	if st != 200 || !strings.HasPrefix(ct, "text/plain") || !strings.Contains(body, "# TYPE kefu_redis_roundtrips_total counter") {
+		t.Errorf("/metrics = %d %q, %d bytes without kefu's round-trip counter", st, ct, len(body))
+	}
+	db.Server.SetError("LOADING Redis is loading the dataset in memory")
+	if st, _, _ := get("/readyz"); st != http.StatusServiceUnavailable {
+		t.Errorf("/readyz with Redis failing = %d, want 503", st)
+	}
+	if st, _, _ := get("/healthz"); st != 200 {
+		t.Errorf("/healthz with Redis failing = %d, want 200 (the process is alive)", st)
+	}
+	db.Server.SetError("")
+	if st, _, _ := get("/readyz"); st != 200 {
+		t.Errorf("/readyz after Redis recovered = %d", st)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -33,6 +34,8 @@ type DB struct {
 	URL string
 	// Index is the logical database number.
 	Index int
+	// Server is the embedded Redis of a Private database (nil otherwise).
+	Server *miniredis.Miniredis
 }
 
 // BaseURL returns the test Redis server's URL.
