@@ -323,3 +323,68 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Fatal("kefu did not exit after SIGTERM")
 	}
 }
+
+// `kefu worker --config FILE` does the background work on its own: with the
+// only `kefu serve` started --workers=false, a flow's reminder reaches the
+// visitor only if the worker process runs the timer.
+func TestWorkerProcessRunsTheTimers(t *testing.T) {
+	db := redistest.New(t)
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "flows"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	flow := `flows:
+  - id: remind
+    triggers: { keywords: [提醒我] }
+    steps:
+      - ask: 请发送您的手机号：
+        slot: phone
+        timeout: 1m
+        reminders:
+          - after: 1s
+            say: 还在吗？请发送手机号。
+`
+	if err := os.WriteFile(filepath.Join(dir, "flows", "remind.yaml"), []byte(flow), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "kefu.yaml")
+	body := fmt.Sprintf("redis:\n  url: %s\nflows:\n  dir: %s\nchannels:\n  web:\n    - id: demo\n", db.URL, filepath.Join(dir, "flows"))
+	if err := os.WriteFile(cfg, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv := startKefu(t, []string{"serve", "--workers=false", "--config", cfg})
+	startKefu(t, []string{"worker", "--config", cfg})
+
+	var s session
+	if st := postJSON(t, srv.url()+"/api/web/demo/sessions", "", `{}`, &s); st != 200 {
+		t.Fatalf("session: %d", st)
+	}
+	var r replies
+	if st := postJSON(t, srv.url()+"/api/web/demo/messages", s.Token, `{"type":"text","text":"提醒我"}`, &r); st != 200 ||
+		len(r.Replies) == 0 || !strings.Contains(r.Replies[len(r.Replies)-1].Text, "手机号") {
+		t.Fatalf("the question: %d %+v", st, r)
+	}
+	after := r.Replies[len(r.Replies)-1].ID
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		req, _ := http.NewRequest("GET", srv.url()+"/api/web/demo/messages?wait=10&after="+after, nil)
+		req.Header.Set("Authorization", "Bearer "+s.Token)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got struct{ Messages []struct{ ID, Text string } }
+		err = json.NewDecoder(res.Body).Decode(&got)
+		res.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range got.Messages {
+			if strings.Contains(m.Text, "还在吗") {
+				return
+			}
+			after = m.ID
+		}
+	}
+	t.Fatal("the reminder never came: the worker process did not run the flow's timer")
+}
