@@ -304,6 +304,11 @@ func TestOriginsAndCORS(t *testing.T) {
 	if err == nil || resp == nil || resp.StatusCode != 401 {
 		t.Errorf("websocket with a forged token: err=%v resp=%v", err, resp)
 	}
+	c.site = "nope"
+	_, resp, err = c.dial(srv.URL, nil)
+	if err == nil || resp == nil || resp.StatusCode != 404 {
+		t.Errorf("websocket to an unknown site: err=%v resp=%v", err, resp)
+	}
 }
 
 func TestWebSocketFrameOverLimitClosesOnlyThatSocket(t *testing.T) {
