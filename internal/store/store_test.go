@@ -8,6 +8,7 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/kefu-gateway/kefu/internal/testutil/redistest"
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 )
@@ -101,5 +102,51 @@ func TestConfigValidate(t *testing.T) {
 	d := Defaults()
 	if err := d.Validate(); err != nil {
 		t.Errorf("defaults: %v", err)
+	}
+}
+
+// redis.url and redis.mode pick the client: standalone, Sentinel (auto when
+// the URL names master_name) or Cluster, each with the configured pool and
+// timeouts. Nothing is dialled here.
+func TestClientForEachMode(t *testing.T) {
+	base := Defaults()
+	base.PoolSize = 7
+	base.ReadTimeout = 1500 * time.Millisecond
+	for _, tc := range []struct {
+		name, url, mode string
+		check           func(t *testing.T, c redis.UniversalClient)
+	}{
+		{"standalone", "redis://:pw@10.0.0.1:6379/2", "auto", func(t *testing.T, c redis.UniversalClient) {
+			o := c.(*redis.Client).Options()
+			if o.Addr != "10.0.0.1:6379" || o.DB != 2 || o.Password != "pw" || o.PoolSize != 7 || o.ReadTimeout != 1500*time.Millisecond {
+				t.Fatalf("options %+v", o)
+			}
+		}},
+		{"sentinel by master_name", "redis://10.0.0.1:26379/0?master_name=mymaster&addr=10.0.0.2:26379", "auto", func(t *testing.T, c redis.UniversalClient) {
+			o := c.(*redis.Client).Options()
+			if o.Addr != "FailoverClient" || o.PoolSize != 7 || o.ReadTimeout != 1500*time.Millisecond {
+				t.Fatalf("options %+v, want a Sentinel failover client", o)
+			}
+		}},
+		{"cluster", "redis://10.0.0.1:7000?addr=10.0.0.2:7000&addr=10.0.0.3:7000", "cluster", func(t *testing.T, c redis.UniversalClient) {
+			o := c.(*redis.ClusterClient).Options()
+			if len(o.Addrs) != 3 || o.PoolSize != 7 || o.ReadTimeout != 1500*time.Millisecond {
+				t.Fatalf("options %+v, want three seed nodes", o)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := base
+			cfg.URL, cfg.Mode = tc.url, tc.mode
+			if err := cfg.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			c, err := newClient(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			tc.check(t, c)
+		})
 	}
 }
