@@ -318,3 +318,20 @@ func TestBurstIsAnsweredOnce(t *testing.T) {
 		t.Fatalf("%d replies to a burst of two, first %q; want one answering both", len(got), textOf(got[0]))
 	}
 }
+
+// A configured robot_code is the one the OpenAPI sends with, whatever robot
+// code the callback carried.
+func TestConfiguredRobotCodeWins(t *testing.T) {
+	t.Parallel()
+	const configured = "dingrobotConfigured"
+	w := startHTTP(t, "      robot_code: "+configured+"\n")
+	soon := w.message(fakeplatform.DingTalkMessage{MsgID: "msg-rc", Text: "营业时间",
+		SessionWebhook: w.fake.URL() + "/robot/sendBySession?session=unused", SessionWebhookExpires: time.Now().Add(30 * time.Second)})
+	if status, _ := w.post("/dingtalk/robot", soon, time.Now(), appSecret); status != 200 {
+		t.Fatalf("callback = %d", status)
+	}
+	eventually(t, 10*time.Second, "the OpenAPI send", func() bool { return len(w.fake.Calls("/v1.0/robot/oToMessages/batchSend")) == 1 })
+	if b := w.fake.Calls("/v1.0/robot/oToMessages/batchSend")[0]; b.String("robotCode") != configured {
+		t.Fatalf("batchSend robotCode %q, want the configured %q", b.String("robotCode"), configured)
+	}
+}
