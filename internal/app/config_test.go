@@ -29,7 +29,7 @@ func TestShippedConfigIsValid(t *testing.T) {
 }
 
 func TestEmptyConfigGetsDefaults(t *testing.T) {
-	for _, body := range []string{"", "# nothing\n", "http:\n"} {
+	for _, body := range []string{"", "# nothing\n", "http:\n", "channels:\n  web: []\n", "channels:\n  web:\n"} {
 		cfg, err := ParseConfig("empty.yaml", []byte(body), env(nil))
 		if err != nil {
 			t.Fatalf("%q: %v", body, err)

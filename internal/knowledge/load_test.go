@@ -30,10 +30,17 @@ func TestLoadDemoKnowledgeBase(t *testing.T) {
 	if len(b.Passages) < 5 {
 		t.Errorf("demo has %d passages, want the .md documents split at headings", len(b.Passages))
 	}
+	tagged := false
 	for _, f := range b.FAQs {
 		if len(f.Similar) == 0 {
 			t.Errorf("faq %s has no similar list", f.ID)
 		}
+		if f.ID == "return-policy" {
+			tagged = len(f.Tags) == 1 && f.Tags[0] == "售后"
+		}
+	}
+	if !tagged {
+		t.Error("faq return-policy is missing or its tags are not [售后]")
 	}
 }
 
