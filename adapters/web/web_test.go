@@ -3,6 +3,7 @@ package web_test
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -376,4 +377,42 @@ func TestSessionResumesVisitorHistory(t *testing.T) {
 	if h := again.history("", 0); len(h) != 2 {
 		t.Errorf("resumed visitor sees %d entries, want 2", len(h))
 	}
+}
+
+// The first site's title heads the demo page and its widget; HTML in it is
+// escaped.
+func TestDemoPageShowsTheSiteTitle(t *testing.T) {
+	srv := apptest.Start(t, "channels:\n  web:\n    - id: s1\n      title: 小店客服中心<b>\n      color: \"#1a7f37\"\n", apptest.Options{})
+	res, err := http.Get(srv.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	page := string(b)
+	for _, want := range []string{`<h1>小店客服中心&lt;b&gt;</h1>`, `data-site="s1"`, `data-title="小店客服中心&lt;b&gt;"`, `data-color="#1a7f37"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("demo page lacks %s:\n%s", want, page)
+		}
+	}
+}
+
+// reply_wait bounds how long POST /messages waits for replies: with 0 it
+// answers at once with none, and the reply comes by GET (or WebSocket).
+func TestReplyWaitZeroAnswersAtOnce(t *testing.T) {
+	srv := apptest.Start(t, testConfig("    - id: nowait\n      reply_wait: 0s\n"), apptest.Options{})
+	c := newClient(t, srv.URL, "nowait")
+	if r := c.say("你好"); len(r.Replies) != 0 {
+		t.Fatalf("POST with reply_wait 0 returned replies %+v", r.Replies)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, m := range c.history("", 5) {
+			if m.From == "bot" && strings.HasPrefix(m.Text, greeting) {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal("the reply never reached the conversation")
 }
