@@ -388,3 +388,35 @@ func TestWorkerProcessRunsTheTimers(t *testing.T) {
 	}
 	t.Fatal("the reminder never came: the worker process did not run the flow's timer")
 }
+
+// `kefu flows lint` and `kefu flows test` through the binary: problems as
+// file:line: message and exit 1; the shipped flows pass.
+func TestFlowsCommands(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("flows:\n  - id: a\n    triggers: { keywords: [x] }\n    steps:\n      - goto: nowhere\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, code := runKefu(t, "flows", "lint", dir)
+	if code != 1 || !strings.Contains(out, bad+":5:") {
+		t.Errorf("lint of a flow going nowhere: exit %d\n%s", code, out)
+	}
+	out, code = runKefu(t, "flows", "test", "configs/flows")
+	if code != 0 || !strings.Contains(out, " passed, 0 failed") {
+		t.Errorf("the shipped flows' tests: exit %d\n%s", code, out)
+	}
+	good := t.TempDir()
+	flow := "flows:\n  - id: hi\n    triggers: { keywords: [hi] }\n    steps:\n      - say: hello\n"
+	test := "tests:\n  - name: wrong expectation\n    turns:\n      - user: hi\n        bot: [goodbye]\n"
+	if err := os.WriteFile(filepath.Join(good, "hi.yaml"), []byte(flow), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(good, "hi_test.yaml"), []byte(test), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, code = runKefu(t, "flows", "test", good)
+	if code != 1 || !strings.Contains(out, "0 passed, 1 failed") || !strings.Contains(out, "wrong expectation") ||
+		!strings.Contains(out, "goodbye") || strings.Contains(out, "invalid test file") {
+		t.Errorf("a failing conversation test: exit %d\n%s", code, out)
+	}
+}
