@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"github.com/fasthttp/websocket"
+	"github.com/kefu-gateway/kefu/adapters"
 	"github.com/kefu-gateway/kefu/internal/testutil/apptest"
+	"gopkg.in/yaml.v3"
 )
 
 const greeting = "您好！我是小店的智能客服"
@@ -398,21 +400,33 @@ func TestDemoPageShowsTheSiteTitle(t *testing.T) {
 }
 
 // reply_wait bounds how long POST /messages waits for replies: with 0 it
-// answers at once with none, and the reply comes by GET (or WebSocket).
-func TestReplyWaitZeroAnswersAtOnce(t *testing.T) {
+// waits for none (a reply already made may still come with it), and one not
+// in the response comes by GET (or WebSocket). Beyond 30s it is refused.
+func TestReplyWaitZero(t *testing.T) {
 	srv := apptest.Start(t, testConfig("    - id: nowait\n      reply_wait: 0s\n"), apptest.Options{})
 	c := newClient(t, srv.URL, "nowait")
-	if r := c.say("你好"); len(r.Replies) != 0 {
-		t.Fatalf("POST with reply_wait 0 returned replies %+v", r.Replies)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		for _, m := range c.history("", 5) {
-			if m.From == "bot" && strings.HasPrefix(m.Text, greeting) {
-				return
-			}
+	if r := c.say("你好"); len(r.Replies) > 0 {
+		if !strings.HasPrefix(r.Replies[0].Text, greeting) {
+			t.Fatalf("POST returned %+v", r.Replies)
 		}
-		time.Sleep(50 * time.Millisecond)
+	} else {
+		found := false
+		for deadline := time.Now().Add(10 * time.Second); !found && time.Now().Before(deadline); {
+			for _, m := range c.history("", 5) {
+				found = found || (m.From == "bot" && strings.HasPrefix(m.Text, greeting))
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if !found {
+			t.Fatal("the reply never reached the conversation")
+		}
 	}
-	t.Fatal("the reply never reached the conversation")
+	var node yaml.Node
+	if err := yaml.Unmarshal([]byte("- { id: slow, reply_wait: 31s }"), &node); err != nil {
+		t.Fatal(err)
+	}
+	err := adapters.Validate("kefu.yaml", map[string]*yaml.Node{"web": node.Content[0]})
+	if err == nil || !strings.Contains(err.Error(), "reply_wait: must be between 0 and 30s") {
+		t.Fatalf("reply_wait 31s: %v", err)
+	}
 }
