@@ -32,7 +32,6 @@ return n`)
 
 // EnqueueInOrder numbers p among its conversation's outbound tasks (Seq)
 // and queues it on q, so that it goes out after the tasks queued before it.
-// The task goes to QueueCritical unless opts name another queue.
 //
 // A number given out for a task that was then surely not queued is
 // recorded as skipped: the conversation's next task goes as soon as the one
@@ -42,8 +41,7 @@ return n`)
 // queued the task all the same. So the task carries an id of its own, and
 // only a task Redis does not hold is given up; when that cannot be told,
 // the number is kept and the next task waits as before.
-func EnqueueInOrder(ctx context.Context, rdb redis.UniversalClient, keys store.Keys, q adapters.Enqueuer,
-	p OutboundSendPayload, opts ...asynq.Option) error {
+func EnqueueInOrder(ctx context.Context, rdb redis.UniversalClient, keys store.Keys, q adapters.Enqueuer, p OutboundSendPayload) error {
 	conv := p.ConversationID
 	seq, err := numberScript.Run(ctx, rdb, []string{keys.OutboundSeq(conv), keys.OutboundDone(conv), keys.OutboundSkipped(conv)},
 		orderTTL.Milliseconds()).Int64()
@@ -51,10 +49,8 @@ func EnqueueInOrder(ctx context.Context, rdb redis.UniversalClient, keys store.K
 		return fmt.Errorf("numbering outbound task: %w", err)
 	}
 	p.Seq = seq
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-	defer cancel()
 	id := newTaskID()
-	task, err := NewOutboundSendTask(p, append(opts, asynq.TaskID(id))...)
+	task, err := NewOutboundSendTask(p, asynq.TaskID(id))
 	if err == nil {
 		_, err = q.EnqueueContext(ctx, task)
 		if err == nil || errors.Is(err, asynq.ErrTaskIDConflict) {
@@ -62,7 +58,7 @@ func EnqueueInOrder(ctx context.Context, rdb redis.UniversalClient, keys store.K
 			// task the first try queued.
 			return nil
 		}
-		queued, qerr := taskQueued(sctx, rdb, queueOf(opts), id)
+		queued, qerr := taskQueued(rdb, id)
 		switch {
 		case qerr != nil:
 			return fmt.Errorf("enqueueing outbound task: %w (whether it was queued is unknown: %v)", err, qerr)
@@ -70,6 +66,10 @@ func EnqueueInOrder(ctx context.Context, rdb redis.UniversalClient, keys store.K
 			return nil
 		}
 	}
+	// Recorded even when the caller's context has ended: a number left
+	// neither queued nor skipped holds the conversation's next message.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
 	skipKey := keys.OutboundSkipped(conv)
 	skip := rdb.TxPipeline()
 	skip.SAdd(sctx, skipKey, seq)
@@ -80,24 +80,12 @@ func EnqueueInOrder(ctx context.Context, rdb redis.UniversalClient, keys store.K
 	return fmt.Errorf("enqueueing outbound task: %w", err)
 }
 
-// queueOf is the queue an outbound task with opts goes to.
-func queueOf(opts []asynq.Option) string {
-	queue := QueueCritical
-	for _, o := range opts {
-		if q, ok := o.Value().(string); ok && o.Type() == asynq.QueueOpt {
-			queue = q
-		}
-	}
-	return queue
-}
-
-// taskQueued reports whether Redis holds the task with id in queue.
-func taskQueued(ctx context.Context, rdb redis.UniversalClient, queue, id string) (bool, error) {
-	if err := ctx.Err(); err != nil {
-		return false, fmt.Errorf("looking up outbound task: %w", err)
-	}
+// taskQueued reports whether Redis holds the outbound task with id (in
+// QueueCritical, where NewOutboundSendTask puts it). asynq's inspector
+// takes no context; the client's read timeout bounds the look-up.
+func taskQueued(rdb redis.UniversalClient, id string) (bool, error) {
 	insp := asynq.NewInspectorFromRedisClient(rdb)
-	_, err := insp.GetTaskInfo(queue, id)
+	_, err := insp.GetTaskInfo(QueueCritical, id)
 	switch {
 	case err == nil:
 		return true, nil

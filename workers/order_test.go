@@ -159,12 +159,3 @@ func TestEnqueueInOrderStartsOverCleanly(t *testing.T) {
 		t.Fatalf("task 2 of the new numbering before task 1 is done: ready %v, %v; want it to wait", ready, err)
 	}
 }
-
-func TestQueueOf(t *testing.T) {
-	if q := queueOf(nil); q != QueueCritical {
-		t.Errorf("no options: %q", q)
-	}
-	if q := queueOf([]asynq.Option{asynq.MaxRetry(3), asynq.Queue(QueueLow)}); q != QueueLow {
-		t.Errorf("asynq.Queue(low): %q", q)
-	}
-}
