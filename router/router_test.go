@@ -72,29 +72,10 @@ func setupTB(t testing.TB, account string, caps string) *env {
 
 func setupOn(t testing.TB, db *redistest.DB, account string, caps string) *env {
 	t.Helper()
-	fakechannel.Register()
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "f.yaml"), []byte(testFlows), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	set, err := flows.LoadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	log := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
 	keys := store.Keys{Prefix: "kefu:"}
 	m := metrics.New()
-	tasks := asynq.NewClientFromRedisClient(db.Client)
-	r := router.New(router.Defaults(), router.Deps{Redis: db.Client, Keys: keys, Log: log, Metrics: m, Engine: flows.NewEngine(set), Tasks: tasks})
-	var node yaml.Node
-	if err := yaml.Unmarshal([]byte(fmt.Sprintf("[{id: %s, %s}]", account, caps)), &node); err != nil {
-		t.Fatal(err)
-	}
-	as, err := adapters.Build(adapters.Deps{Log: log, Redis: db.Client, Keys: keys, Inbound: r, Metrics: m}, map[string]*yaml.Node{fakechannel.Kind: node.Content[0]})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.SetAdapters(as)
+	r, as := newProcess(t, db, keys, account, caps, log, m)
 	srv := workers.NewServer(db.Client, workers.Config{Concurrency: 4, ShutdownTimeout: 2 * time.Second,
 		RetryBase: 20 * time.Millisecond, RetryMax: 100 * time.Millisecond, PollInterval: 50 * time.Millisecond}, log)
 	db.Client.AddHook(m.RedisHook())
@@ -102,11 +83,7 @@ func setupOn(t testing.TB, db *redistest.DB, account string, caps string) *env {
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		_ = r.Close(context.Background())
-		srv.Shutdown()
-		_ = tasks.Close()
-	})
+	t.Cleanup(srv.Shutdown)
 	return &env{metrics: m, r: r, db: db, keys: keys, fake: fakechannel.Get(account), account: account}
 }
 
@@ -427,6 +404,16 @@ func TestConcurrentProcessesLoseNoTurn(t *testing.T) {
 // same flows and its own adapter for e's account, configured with caps.
 func (e *env) secondProcess(t *testing.T, caps string) *router.Router {
 	t.Helper()
+	r, _ := newProcess(t, e.db, e.keys, e.account, caps, zap.NewNop(), metrics.New())
+	return r
+}
+
+// newProcess builds what one kefu process has for the tests: a router on
+// db with the test flows, and the fake channel's account with caps. Both
+// close when the test ends.
+func newProcess(t testing.TB, db *redistest.DB, keys store.Keys, account, caps string, log *zap.Logger, m *metrics.Metrics) (*router.Router, *adapters.Set) {
+	t.Helper()
+	fakechannel.Register()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "f.yaml"), []byte(testFlows), 0o644); err != nil {
 		t.Fatal(err)
@@ -435,15 +422,13 @@ func (e *env) secondProcess(t *testing.T, caps string) *router.Router {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := zap.NewNop()
-	m := metrics.New()
-	tasks := asynq.NewClientFromRedisClient(e.db.Client)
-	r := router.New(router.Defaults(), router.Deps{Redis: e.db.Client, Keys: e.keys, Log: log, Metrics: m, Engine: flows.NewEngine(set), Tasks: tasks})
+	tasks := asynq.NewClientFromRedisClient(db.Client)
+	r := router.New(router.Defaults(), router.Deps{Redis: db.Client, Keys: keys, Log: log, Metrics: m, Engine: flows.NewEngine(set), Tasks: tasks})
 	var node yaml.Node
-	if err := yaml.Unmarshal([]byte(fmt.Sprintf("[{id: %s, %s}]", e.account, caps)), &node); err != nil {
+	if err := yaml.Unmarshal([]byte(fmt.Sprintf("[{id: %s, %s}]", account, caps)), &node); err != nil {
 		t.Fatal(err)
 	}
-	as, err := adapters.Build(adapters.Deps{Log: log, Redis: e.db.Client, Keys: e.keys, Inbound: r, Metrics: m}, map[string]*yaml.Node{fakechannel.Kind: node.Content[0]})
+	as, err := adapters.Build(adapters.Deps{Log: log, Redis: db.Client, Keys: keys, Inbound: r, Metrics: m}, map[string]*yaml.Node{fakechannel.Kind: node.Content[0]})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -452,7 +437,7 @@ func (e *env) secondProcess(t *testing.T, caps string) *router.Router {
 		_ = r.Close(context.Background())
 		_ = tasks.Close()
 	})
-	return r
+	return r, as
 }
 
 // A turn that fails (Redis refusing the commit) releases its dedup mark,
