@@ -165,19 +165,25 @@ func TestLongPollReturnsNewMessages(t *testing.T) {
 	srv := apptest.Start(t, testConfig(""), apptest.Options{})
 	c := newClient(t, srv.URL, "shop")
 	first := c.say("你好")
-	last := first.Replies[0].ID
-	got := make(chan int, 1)
 	start := time.Now()
-	go func() { got <- len(c.history(last, 10)) }()
+	pollWhileSaying(t, c, first.Replies[0].ID, "hi")
+	if time.Since(start) > 8*time.Second {
+		t.Errorf("long-poll waited for its timeout instead of returning on the new message")
+	}
+}
+
+// pollWhileSaying long-polls the conversation after `after` (10 s), says
+// text while the poll waits, and fails unless the poll returns something.
+func pollWhileSaying(t *testing.T, c *client, after, text string) {
+	t.Helper()
+	got := make(chan int, 1)
+	go func() { got <- len(c.history(after, 10)) }()
 	time.Sleep(300 * time.Millisecond)
-	c.say("hi")
+	c.say(text)
 	select {
 	case n := <-got:
 		if n < 1 {
 			t.Fatalf("long-poll returned %d messages", n)
-		}
-		if time.Since(start) > 8*time.Second {
-			t.Errorf("long-poll waited for its timeout instead of returning on the new message")
 		}
 	case <-time.After(12 * time.Second):
 		t.Fatal("long-poll never returned")
@@ -198,18 +204,7 @@ func TestLongPollWaitsOnAnEmptyConversation(t *testing.T) {
 	if waited := time.Since(start); waited < 900*time.Millisecond {
 		t.Fatalf("long-poll on an empty conversation returned after %v, want its 1 s wait", waited)
 	}
-	got := make(chan int, 1)
-	go func() { got <- len(c.history("", 10)) }()
-	time.Sleep(300 * time.Millisecond)
-	c.say("你好")
-	select {
-	case n := <-got:
-		if n < 1 {
-			t.Fatalf("long-poll returned %d messages", n)
-		}
-	case <-time.After(12 * time.Second):
-		t.Fatal("long-poll never returned")
-	}
+	pollWhileSaying(t, c, "", "你好")
 }
 
 func TestBadInputIsRefusedAndNothingBreaks(t *testing.T) {
