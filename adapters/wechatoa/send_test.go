@@ -139,44 +139,42 @@ func TestWindowCheckerAndTemplateSender(t *testing.T) {
 	}
 }
 
-// Message A, message B, three answers sent actively, then WeChat's retry
-// of A: the retry carries A's CreateTime, so it neither renews the grant B
-// opened nor hands back the three sends.
-func TestRetryAfterANewerMessageKeepsUsedQuota(t *testing.T) {
+// A WeChat retry of message A after three answers were sent actively
+// neither renews A's grant nor hands back the three sends:
+//   - after a newer message B, the retry carries A's CreateTime, older than
+//     the grant B opened;
+//   - for A stamped ahead of kefu's clock (armed from kefu's now), the
+//     retry comes when now is later, and only the message id the grant
+//     keeps (Arming.Source) tells it is the same push.
+func TestRetryKeepsUsedQuota(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, "plain", "")
-	srv := h.Start(t, nil)
-	const customer = "oUserRetryLate"
-	h.fake.CustomerMessaged(appID, customer)
-	a := oaText(customer, "你好", 9101, time.Now().Add(-2*time.Second))
-	h.say(t, srv, a)
-	h.say(t, srv, oaText(customer, "你好", 9102, time.Now().Add(-time.Second)))
-	deliver(t, srv, customer, "一", "二", "三")
-	eventually(t, 10*time.Second, "three active sends", func() bool { return len(h.activeTexts(t, customer)) == 3 })
-	h.say(t, srv, a) // the retry
-	ad, _ := srv.App.Adapters.Lookup(h.Kind(), account)
-	if w, err := ad.(adapters.WindowChecker).Window(context.Background(), message.Party{ID: customer}); err != nil || w.Remaining != 2 {
-		t.Fatalf("window after A, B, three sends and A's retry = %+v, %v; want 2 left", w, err)
-	}
-}
-
-// A push stamped ahead of kefu's clock is armed from kefu's now; its retry
-// comes later, when now is later, and would renew the grant with quota
-// already spent, but for the message id the grant keeps (Arming.Source).
-func TestRetryOfAPushStampedAheadKeepsUsedQuota(t *testing.T) {
-	t.Parallel()
-	h := newHarness(t, "plain", "")
-	srv := h.Start(t, nil)
-	const customer = "oUserRetryAhead"
-	h.fake.CustomerMessaged(appID, customer)
-	a := oaText(customer, "你好", 9201, time.Now().Add(3*time.Second))
-	h.say(t, srv, a)
-	deliver(t, srv, customer, "一", "二", "三")
-	eventually(t, 10*time.Second, "three active sends", func() bool { return len(h.activeTexts(t, customer)) == 3 })
-	time.Sleep(5 * time.Millisecond) // kefu's now moves on
-	h.say(t, srv, a)                 // the retry
-	ad, _ := srv.App.Adapters.Lookup(h.Kind(), account)
-	if w, err := ad.(adapters.WindowChecker).Window(context.Background(), message.Party{ID: customer}); err != nil || w.Remaining != 2 {
-		t.Fatalf("window after A (stamped ahead), three sends and A's retry = %+v, %v; want 2 left", w, err)
+	for _, tc := range []struct {
+		name, customer string
+		msgID          int64
+		stamp          time.Duration // A's CreateTime from now
+		newer          bool          // B comes after A
+	}{
+		{"after a newer message", "oUserRetryLate", 9101, -2 * time.Second, true},
+		{"of a push stamped ahead", "oUserRetryAhead", 9201, 3 * time.Second, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, "plain", "")
+			srv := h.Start(t, nil)
+			h.fake.CustomerMessaged(appID, tc.customer)
+			a := oaText(tc.customer, "你好", tc.msgID, time.Now().Add(tc.stamp))
+			h.say(t, srv, a)
+			if tc.newer {
+				h.say(t, srv, oaText(tc.customer, "你好", tc.msgID+1, time.Now().Add(-time.Second)))
+			}
+			deliver(t, srv, tc.customer, "一", "二", "三")
+			eventually(t, 10*time.Second, "three active sends", func() bool { return len(h.activeTexts(t, tc.customer)) == 3 })
+			time.Sleep(5 * time.Millisecond) // kefu's now moves on
+			h.say(t, srv, a)                 // the retry
+			ad, _ := srv.App.Adapters.Lookup(h.Kind(), account)
+			if w, err := ad.(adapters.WindowChecker).Window(context.Background(), message.Party{ID: tc.customer}); err != nil || w.Remaining != 2 {
+				t.Fatalf("window after A, three sends and A's retry = %+v, %v; want 2 left", w, err)
+			}
+		})
 	}
 }
