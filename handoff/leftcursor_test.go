@@ -13,8 +13,7 @@ import (
 // restoreLeftScript, which noticeLeft runs for a notice that could not be
 // queued: the agent's cursor goes back, so the next notice carries its
 // messages; a cursor another notice moved since stays where it is. (The
-// call itself is untested: failing the enqueue needs Redis to fail between
-// two commands.)
+// call site: TestLeftNoticeThatCannotBeQueuedComesAgain.)
 func TestLeftCursorGoesBackWhenTheNoticeFails(t *testing.T) {
 	db := redistest.New(t)
 	ctx := context.Background()
