@@ -68,7 +68,7 @@ func (r *Router) Deliver(ctx context.Context, d Delivery) ([]message.Message, er
 		return nil, err
 	}
 	in := message.Message{Channel: d.Channel, Account: d.Account, ConversationID: d.ConversationID}
-	r.outbox.sendActive(&Conversation{ID: d.ConversationID}, in, caps, r.outbox.render(caps, msgs))
+	r.outbox.sendActive(&Conversation{ID: d.ConversationID}, in, caps, r.outbox.render(caps, msgs), 0)
 	return msgs, nil
 }
 

@@ -47,7 +47,9 @@ func (o *outbox) render(caps adapters.Capabilities, replies []message.Message) [
 
 // sendActive enqueues delivery of parts through the channel's active API.
 // Channels whose customers read the transcript (web) need nothing more.
-func (o *outbox) sendActive(conv *Conversation, in message.Message, caps adapters.Capabilities, parts []message.Message) {
+// seq is the outbound number the turn's commit gave the parts (only ever
+// to parts that surely go this way), or 0 to number them now.
+func (o *outbox) sendActive(conv *Conversation, in message.Message, caps adapters.Capabilities, parts []message.Message, seq int64) {
 	if len(parts) == 0 {
 		return
 	}
@@ -60,10 +62,10 @@ func (o *outbox) sendActive(conv *Conversation, in message.Message, caps adapter
 	}
 	ctx, cancel := context.WithTimeout(r.base, 5*time.Second)
 	defer cancel()
-	// Number the task so consecutive turns' replies go out in order even
+	// The number makes consecutive turns' replies go out in order even
 	// when two workers pick them up at once.
 	err := workers.EnqueueInOrder(ctx, r.rdb, r.keys, r.tasks, workers.OutboundSendPayload{
-		Channel: in.Channel, Account: in.Account, ConversationID: in.ConversationID, Messages: parts,
+		Channel: in.Channel, Account: in.Account, ConversationID: in.ConversationID, Messages: parts, Seq: seq,
 	})
 	if err != nil {
 		r.metrics.Errors.WithLabelValues("outbox").Inc()

@@ -216,7 +216,7 @@ func (r *Router) process(t *turn) {
 			zap.String("conversation", t.msg.ConversationID), zap.Error(err))
 		t.err = err
 		knownOnce()
-		t.finish(nil, nil)
+		t.finish(nil, nil, 0)
 	}
 
 	dedupKey := r.keys.Dedup(t.msg.Channel, t.msg.Account, t.msg.ID)
@@ -238,12 +238,12 @@ func (r *Router) process(t *turn) {
 			t.dup = true
 			knownOnce()
 			r.metrics.Duplicates.WithLabelValues(t.msg.Channel).Inc()
-			t.finish(nil, nil)
+			t.finish(nil, nil, 0)
 			return
 		case burst == nil:
 			// A later message of the burst answers for this one.
 			knownOnce()
-			t.finish(nil, nil)
+			t.finish(nil, nil, 0)
 			return
 		}
 		knownOnce()
@@ -274,11 +274,11 @@ func (r *Router) process(t *turn) {
 		if ld.duplicate {
 			r.metrics.Duplicates.WithLabelValues(t.msg.Channel).Inc()
 			r.log.Debug("dropping duplicate message", zap.String("channel", t.msg.Channel), zap.String("id", t.msg.ID))
-			t.finish(nil, nil)
+			t.finish(nil, nil, 0)
 			return
 		}
 		if attempt == 0 && r.intercept(ctx, t) {
-			t.finish(nil, nil)
+			t.finish(nil, nil, 0)
 			return
 		}
 		conv := ld.conv
@@ -305,7 +305,12 @@ func (r *Router) process(t *turn) {
 		entries := make([]message.Message, 0, len(inbound)+len(replies))
 		entries = append(entries, inbound...)
 		entries = append(entries, replies...)
-		ids, err := r.commit(ctx, conv, len(ld.pending), hasBotReply(replies), t.caps.TranscriptDelivery, entries)
+		ids, seq, err := r.commit(ctx, conv, commitOptions{
+			pendingDelivered: len(ld.pending),
+			botReplies:       hasBotReply(replies),
+			publish:          t.caps.TranscriptDelivery,
+			numberOutbound:   len(ld.pending)+len(replies) > 0 && t.repliesGoActive(),
+		}, entries)
 		if errors.Is(err, errConflict) || errors.Is(err, errHumanOwned) {
 			if attempt+1 < maxCommitAttempts {
 				time.Sleep(time.Duration(rand.Int64N(int64(time.Millisecond) * int64(attempt+1))))
@@ -322,7 +327,7 @@ func (r *Router) process(t *turn) {
 		}
 		out := append(ld.pending, r.outbox.render(t.caps, replies)...)
 		r.metrics.HandleSeconds.WithLabelValues(t.msg.Channel).Observe(time.Since(start).Seconds())
-		t.finish(conv, out)
+		t.finish(conv, out, seq)
 		r.runEffects(ctx, conv, question, effects)
 		return
 	}

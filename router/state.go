@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/kefu-gateway/kefu/adapters/message"
+	"github.com/kefu-gateway/kefu/workers"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 )
@@ -92,17 +93,24 @@ func (r *Router) load(ctx context.Context, conv, dedupKey string, observe *messa
 
 // commitScript atomically checks the conversation's version, saves its
 // state, drops the deferred replies this turn delivers, appends the turn's
-// messages to the transcript and publishes each of them.
+// messages to the transcript and publishes each of them. Asked to, it also
+// gives the turn's replies the conversation's next outbound number: given
+// out here, in the step that orders the turns, the numbers follow the
+// turns even when two processes commit consecutive turns and the first is
+// slower to queue its replies.
 //
-//	KEYS: 1 conversation hash, 2 transcript stream, 3 pending list
+//	KEYS: 1 conversation hash, 2 transcript stream, 3 pending list,
+//	      4 outbound counter, 5 outbound done, 6 outbound skipped
 //	ARGV: 1 expected version, 2 state JSON, 3 state TTL ms, 4 transcript max,
 //	      5 transcript TTL ms, 6 pub/sub channel, 7 pending delivered count,
 //	      8 bot reply allowed only when owner is empty ("1"/"0"),
-//	      9.. message JSON, one per entry
+//	      9 number the replies ("1"/"0"), 10 outbound numbering TTL ms,
+//	      11.. message JSON, one per entry
 //
-// Returns the new entry ids, or -1 on a version conflict, or -2 when bot
-// replies are refused because a human owns the conversation.
-var commitScript = redis.NewScript(`
+// Returns {outbound number or 0, entry id ...}, or -1 on a version
+// conflict, or -2 when bot replies are refused because a human owns the
+// conversation.
+var commitScript = redis.NewScript(workers.NextOutboundNumberLua + `
 local v = redis.call('HGET', KEYS[1], 'v')
 if (v or '0') ~= ARGV[1] then return -1 end
 if ARGV[8] == '1' then
@@ -113,14 +121,15 @@ redis.call('HSET', KEYS[1], 'v', tonumber(ARGV[1]) + 1, 'd', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 local n = tonumber(ARGV[7])
 if n > 0 then redis.call('LTRIM', KEYS[3], n, -1) end
-local ids = {}
-for i = 9, #ARGV do
+local out = {0}
+if ARGV[9] == '1' then out[1] = next_outbound_number(KEYS[4], KEYS[5], KEYS[6], ARGV[10]) end
+for i = 11, #ARGV do
   local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'm', ARGV[i])
-  ids[#ids + 1] = id
+  out[#out + 1] = id
   if ARGV[6] ~= '' then redis.call('PUBLISH', ARGV[6], 'm' .. id .. '\n' .. ARGV[i]) end
 end
-if #ids > 0 then redis.call('PEXPIRE', KEYS[2], ARGV[5]) end
-return ids
+if #out > 1 then redis.call('PEXPIRE', KEYS[2], ARGV[5]) end
+return out
 `)
 
 var (
@@ -128,61 +137,84 @@ var (
 	errHumanOwned = errors.New("a human owns the conversation")
 )
 
+// commitOptions is what a commit does besides saving the state and
+// appending the entries.
+type commitOptions struct {
+	// pendingDelivered is how many deferred replies the turn delivers;
+	// they leave the pending list.
+	pendingDelivered int
+	// botReplies says the entries include bot replies, which are refused
+	// when a human took the conversation meanwhile.
+	botReplies bool
+	// publish puts the entries on the conversation's pub/sub channel
+	// (channels whose customers read the transcript live).
+	publish bool
+	// numberOutbound gives the replies the conversation's next outbound
+	// number: set when they surely go through the active API.
+	numberOutbound bool
+}
+
 // commit saves conv and appends entries to the transcript, returning their
-// ids. botReplies says the entries include bot replies, which are refused
-// when a human took the conversation meanwhile.
-// Entries are published on the conversation's pub/sub channel only when
-// publish is set (channels whose customers read the transcript live).
-func (r *Router) commit(ctx context.Context, conv *Conversation, pendingDelivered int, botReplies, publish bool, entries []message.Message) ([]string, error) {
+// ids and, when opts.numberOutbound is set, the replies' outbound number.
+func (r *Router) commit(ctx context.Context, conv *Conversation, opts commitOptions, entries []message.Message) (ids []string, seq int64, err error) {
 	state, err := json.Marshal(conv)
 	if err != nil {
-		return nil, fmt.Errorf("encoding conversation state: %w", err)
+		return nil, 0, fmt.Errorf("encoding conversation state: %w", err)
 	}
-	args := make([]any, 0, 8+len(entries))
-	guard := "0"
-	if botReplies {
-		guard = "1"
-	}
+	args := make([]any, 0, 10+len(entries))
 	channel := ""
-	if publish {
+	if opts.publish {
 		channel = r.keys.ConversationChannel(conv.ID)
 	}
 	args = append(args, conv.Version, state, r.cfg.StateTTL.Milliseconds(), r.cfg.TranscriptMax,
-		r.cfg.TranscriptTTL.Milliseconds(), channel, pendingDelivered, guard)
+		r.cfg.TranscriptTTL.Milliseconds(), channel, opts.pendingDelivered, flag(opts.botReplies),
+		flag(opts.numberOutbound), workers.OutboundOrderTTL.Milliseconds())
 	for i := range entries {
 		b, err := json.Marshal(&entries[i])
 		if err != nil {
-			return nil, fmt.Errorf("encoding transcript entry: %w", err)
+			return nil, 0, fmt.Errorf("encoding transcript entry: %w", err)
 		}
 		args = append(args, b)
 	}
-	keys := []string{r.keys.Conversation(conv.ID), r.keys.Transcript(conv.ID), r.keys.Pending(conv.ID)}
+	keys := []string{r.keys.Conversation(conv.ID), r.keys.Transcript(conv.ID), r.keys.Pending(conv.ID),
+		r.keys.OutboundSeq(conv.ID), r.keys.OutboundDone(conv.ID), r.keys.OutboundSkipped(conv.ID)}
 	// The script goes by its hash with the other turns' commands; after a
 	// Redis restart or flush it goes again with its source, which loads it.
 	pipe := r.rdb.Pipeline()
 	cmd := commitScript.EvalSha(ctx, pipe, keys, args...)
 	if err := r.batch.Exec(ctx, pipe.Cmds()); err != nil {
-		return nil, fmt.Errorf("committing turn: %w", err)
+		return nil, 0, fmt.Errorf("committing turn: %w", err)
 	}
 	res, err := cmd.Result()
 	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
 		res, err = commitScript.Eval(ctx, r.rdb, keys, args...).Result()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("committing turn: %w", err)
+		return nil, 0, fmt.Errorf("committing turn: %w", err)
 	}
 	switch v := res.(type) {
 	case int64:
 		if v == -2 {
-			return nil, errHumanOwned
+			return nil, 0, errHumanOwned
 		}
-		return nil, errConflict
+		return nil, 0, errConflict
 	case []any:
-		ids := make([]string, len(v))
-		for i, x := range v {
-			ids[i], _ = x.(string)
+		if len(v) > 0 {
+			seq, _ = v[0].(int64)
+			ids = make([]string, len(v)-1)
+			for i, x := range v[1:] {
+				ids[i], _ = x.(string)
+			}
+			return ids, seq, nil
 		}
-		return ids, nil
 	}
-	return nil, fmt.Errorf("committing turn: unexpected reply %T", res)
+	return nil, 0, fmt.Errorf("committing turn: unexpected reply %T", res)
+}
+
+// flag is a script's boolean argument.
+func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
 }

@@ -109,7 +109,11 @@ func (r *Router) proactive(ctx context.Context, seed Conversation, in flows.Inpu
 		origin := message.Message{Channel: conv.Channel, Account: conv.Account, ConversationID: conv.ID, From: conv.Customer,
 			Meta: seed.Meta}
 		replies, effects := r.perform(origin, res.Actions)
-		ids, err := r.commit(ctx, conv, 0, hasBotReply(replies), caps.TranscriptDelivery, replies)
+		ids, seq, err := r.commit(ctx, conv, commitOptions{
+			botReplies:     hasBotReply(replies),
+			publish:        caps.TranscriptDelivery,
+			numberOutbound: len(replies) > 0 && !caps.TranscriptDelivery,
+		}, replies)
 		if errors.Is(err, errConflict) || errors.Is(err, errHumanOwned) {
 			time.Sleep(time.Duration(attempt+1) * time.Millisecond)
 			continue
@@ -120,7 +124,7 @@ func (r *Router) proactive(ctx context.Context, seed Conversation, in flows.Inpu
 		for i := range replies {
 			replies[i].ID = ids[i]
 		}
-		r.outbox.sendActive(conv, origin, caps, r.outbox.render(caps, replies))
+		r.outbox.sendActive(conv, origin, caps, r.outbox.render(caps, replies), seq)
 		r.runEffects(ctx, conv, origin, effects)
 		return nil
 	}

@@ -88,15 +88,36 @@ func (t *turn) Return(unsent []message.Message) {
 	t.mu.Lock()
 	conv := t.conv
 	t.mu.Unlock()
-	t.r.outbox.sendActive(conv, t.msg, t.caps, unsent)
+	t.r.outbox.sendActive(conv, t.msg, t.caps, unsent, 0)
+}
+
+// repliesGoActive reports whether the turn's replies surely go through
+// the active API, so its commit numbers them: the channel has no passive
+// response, or the adapter has stopped waiting for one.
+func (t *turn) repliesGoActive() bool {
+	if t.caps.TranscriptDelivery {
+		return false
+	}
+	if t.caps.PassiveBudget <= 0 {
+		return true
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.phase == phaseActive
 }
 
 // finish publishes the turn's result and starts active delivery when the
-// adapter will not carry the replies passively.
-func (t *turn) finish(conv *Conversation, replies []message.Message) {
+// adapter will not carry the replies passively. seq is the outbound number
+// the commit gave the replies (see repliesGoActive), or 0.
+func (t *turn) finish(conv *Conversation, replies []message.Message, seq int64) {
 	t.mu.Lock()
 	t.conv = conv
 	t.replies = replies
+	if t.phase == phaseOpen && t.caps.PassiveBudget <= 0 && !t.caps.TranscriptDelivery {
+		// No passive response is expected: the replies go actively, even
+		// if the adapter asks for them (TakePassive) now.
+		t.phase = phaseActive
+	}
 	close(t.done)
 	ph := t.phase
 	t.mu.Unlock()
@@ -112,8 +133,8 @@ func (t *turn) finish(conv *Conversation, replies []message.Message) {
 	}
 	switch {
 	case ph == phaseActive:
-		t.r.outbox.sendActive(conv, t.msg, t.caps, replies)
-	case ph == phaseOpen && t.caps.PassiveBudget > 0:
+		t.r.outbox.sendActive(conv, t.msg, t.caps, replies, seq)
+	case ph == phaseOpen:
 		// The adapter may still be waiting in TakePassive. If it has not
 		// taken the replies when its response must go, send them actively.
 		// The timer counts as work in flight, so Router.Close waits for it
@@ -131,11 +152,6 @@ func (t *turn) finish(conv *Conversation, replies []message.Message) {
 			})
 		}
 		t.mu.Unlock()
-	case ph == phaseOpen:
-		t.mu.Lock()
-		t.phase = phaseActive
-		t.mu.Unlock()
-		t.r.outbox.sendActive(conv, t.msg, t.caps, replies)
 	}
 }
 
@@ -148,5 +164,5 @@ func (t *turn) expirePassive() {
 	t.phase = phaseActive
 	replies, conv := t.replies, t.conv
 	t.mu.Unlock()
-	t.r.outbox.sendActive(conv, t.msg, t.caps, replies)
+	t.r.outbox.sendActive(conv, t.msg, t.caps, replies, 0)
 }

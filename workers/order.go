@@ -14,24 +14,39 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// orderTTL is how long a conversation's outbound numbering outlives its
-// last task.
-const orderTTL = 7 * 24 * time.Hour
+// OutboundOrderTTL is how long a conversation's outbound numbering
+// outlives its last task.
+const OutboundOrderTTL = 7 * 24 * time.Hour
 
-// numberScript gives out a conversation's next outbound task number. When
-// the numbering starts over (its counter expired), what is left of the
-// old one — the finished number, the given-up numbers — is dropped, or it
-// would let the new numbers go out of order.
+// NextOutboundNumberLua defines next_outbound_number for the scripts that
+// give out a conversation's outbound task numbers: numberScript here, and
+// the router's turn commit, which numbers a turn's replies in the same step
+// that orders the turn among the conversation's turns. When the numbering
+// starts over (its counter expired), what is left of the old one — the
+// finished number, the given-up numbers — is dropped, or it would let the
+// new numbers go out of order.
+//
+//	next_outbound_number(counter key, done key, skipped key, TTL ms)
+const NextOutboundNumberLua = `
+local function next_outbound_number(counter, done, skipped, ttl)
+  local n = redis.call('INCR', counter)
+  if n == 1 then redis.call('DEL', done, skipped) end
+  redis.call('PEXPIRE', counter, ttl)
+  return n
+end
+`
+
+// numberScript gives out a conversation's next outbound task number.
 //
 //	KEYS: 1 counter, 2 done number, 3 skipped numbers; ARGV: 1 TTL ms
-var numberScript = redis.NewScript(`
-local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('DEL', KEYS[2], KEYS[3]) end
-redis.call('PEXPIRE', KEYS[1], ARGV[1])
-return n`)
+var numberScript = redis.NewScript(NextOutboundNumberLua + `
+return next_outbound_number(KEYS[1], KEYS[2], KEYS[3], ARGV[1])`)
 
-// EnqueueInOrder numbers p among its conversation's outbound tasks (Seq)
-// and queues it on q, so that it goes out after the tasks queued before it.
+// EnqueueInOrder queues p on q so that it goes out after the tasks of its
+// conversation numbered before it. A payload without a number (Seq) is
+// given the conversation's next one first; one numbered already — the
+// router numbers a turn's replies when it commits the turn, so that two
+// processes' consecutive turns cannot swap their answers — keeps it.
 //
 // A number given out for a task that was then surely not queued is
 // recorded as skipped: the conversation's next task goes as soon as the one
@@ -43,12 +58,14 @@ return n`)
 // the number is kept and the next task waits as before.
 func EnqueueInOrder(ctx context.Context, rdb redis.UniversalClient, keys store.Keys, q adapters.Enqueuer, p OutboundSendPayload) error {
 	conv := p.ConversationID
-	seq, err := numberScript.Run(ctx, rdb, []string{keys.OutboundSeq(conv), keys.OutboundDone(conv), keys.OutboundSkipped(conv)},
-		orderTTL.Milliseconds()).Int64()
-	if err != nil {
-		return fmt.Errorf("numbering outbound task: %w", err)
+	if p.Seq <= 0 {
+		seq, err := numberScript.Run(ctx, rdb, []string{keys.OutboundSeq(conv), keys.OutboundDone(conv), keys.OutboundSkipped(conv)},
+			OutboundOrderTTL.Milliseconds()).Int64()
+		if err != nil {
+			return fmt.Errorf("numbering outbound task: %w", err)
+		}
+		p.Seq = seq
 	}
-	p.Seq = seq
 	id := newTaskID()
 	task, err := NewOutboundSendTask(p, asynq.TaskID(id))
 	if err == nil {
@@ -66,18 +83,27 @@ func EnqueueInOrder(ctx context.Context, rdb redis.UniversalClient, keys store.K
 			return nil
 		}
 	}
-	// Recorded even when the caller's context has ended: a number left
-	// neither queued nor skipped holds the conversation's next message.
+	if serr := GiveUpNumber(ctx, rdb, keys, conv, p.Seq); serr != nil {
+		return fmt.Errorf("enqueueing outbound task: %w (and %v)", err, serr)
+	}
+	return fmt.Errorf("enqueueing outbound task: %w", err)
+}
+
+// GiveUpNumber records that conv's outbound task number seq will never be
+// queued, so the task after it need not wait for it. It is recorded even
+// when ctx has ended: a number left neither queued nor skipped holds the
+// conversation's next message for Outbound.OrderWait.
+func GiveUpNumber(ctx context.Context, rdb redis.UniversalClient, keys store.Keys, conv string, seq int64) error {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	defer cancel()
 	skipKey := keys.OutboundSkipped(conv)
 	skip := rdb.TxPipeline()
 	skip.SAdd(sctx, skipKey, seq)
-	skip.PExpire(sctx, skipKey, orderTTL)
-	if _, serr := skip.Exec(sctx); serr != nil {
-		return fmt.Errorf("enqueueing outbound task: %w (and recording its number as skipped: %v)", err, serr)
+	skip.PExpire(sctx, skipKey, OutboundOrderTTL)
+	if _, err := skip.Exec(sctx); err != nil {
+		return fmt.Errorf("recording outbound number %d as skipped: %w", seq, err)
 	}
-	return fmt.Errorf("enqueueing outbound task: %w", err)
+	return nil
 }
 
 // taskQueued reports whether Redis holds the outbound task with id (in

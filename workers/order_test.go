@@ -159,3 +159,33 @@ func TestEnqueueInOrderStartsOverCleanly(t *testing.T) {
 		t.Fatalf("task 2 of the new numbering before task 1 is done: ready %v, %v; want it to wait", ready, err)
 	}
 }
+
+// A payload numbered already (the router numbers a turn's replies when it
+// commits the turn) keeps its number and takes none from the counter; if
+// it cannot be queued, that number is the one given up.
+func TestEnqueueInOrderKeepsAGivenNumber(t *testing.T) {
+	db := redistest.New(t)
+	keys := store.Keys{Prefix: "t:"}
+	ctx := context.Background()
+	conv := "fake:a:u1"
+	db.Client.Set(ctx, keys.OutboundSeq(conv), 5, 0)
+	q := &failingQueue{fail: map[int64]bool{4: true}}
+	p := OutboundSendPayload{Channel: "fake", Account: "a", ConversationID: conv}
+	p.Seq = 3
+	if err := EnqueueInOrder(ctx, db.Client, keys, q, p); err != nil {
+		t.Fatal(err)
+	}
+	p.Seq = 4
+	if err := EnqueueInOrder(ctx, db.Client, keys, q, p); err == nil {
+		t.Fatal("a task that could not be queued reported no error")
+	}
+	if len(q.queued) != 1 || q.queued[0] != 3 {
+		t.Fatalf("queued numbers %v, want [3]", q.queued)
+	}
+	if n := db.Client.Get(ctx, keys.OutboundSeq(conv)).Val(); n != "5" {
+		t.Fatalf("the counter moved to %s for numbered payloads", n)
+	}
+	if skipped := db.Client.SMembers(ctx, keys.OutboundSkipped(conv)).Val(); len(skipped) != 1 || skipped[0] != "4" {
+		t.Fatalf("given-up numbers %v, want [4]", skipped)
+	}
+}

@@ -101,7 +101,7 @@ return 1`)
 
 func (h *Outbound) markDone(ctx context.Context, p OutboundSendPayload) {
 	ctx = context.WithoutCancel(ctx)
-	if err := markDoneScript.Run(ctx, h.Redis, []string{h.Keys.OutboundDone(p.ConversationID)}, p.Seq, orderTTL.Milliseconds()).Err(); err != nil {
+	if err := markDoneScript.Run(ctx, h.Redis, []string{h.Keys.OutboundDone(p.ConversationID)}, p.Seq, OutboundOrderTTL.Milliseconds()).Err(); err != nil {
 		h.Log.Warn("recording outbound order failed", zap.Error(err))
 	}
 }
