@@ -179,6 +179,11 @@ func (r *Router) Accept(ctx context.Context, msg message.Message) (adapters.Turn
 	if t.passiveUntil.IsZero() && caps.PassiveBudget > 0 {
 		t.passiveUntil = time.Now().Add(caps.PassiveBudget)
 	}
+	if caps.PassiveBudget <= 0 && !caps.TranscriptDelivery {
+		// No passive response: the replies go actively from the start,
+		// even if the adapter asks for them (TakePassive).
+		t.phase = phaseActive
+	}
 	r.metrics.MessagesIn.WithLabelValues(msg.Channel, string(msg.Kind)).Inc()
 	r.wg.Add(1)
 	r.workers.run(func() { r.process(t) })

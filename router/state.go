@@ -100,7 +100,8 @@ func (r *Router) load(ctx context.Context, conv, dedupKey string, observe *messa
 // slower to queue its replies.
 //
 //	KEYS: 1 conversation hash, 2 transcript stream, 3 pending list,
-//	      4 outbound counter, 5 outbound done, 6 outbound skipped
+//	      and only when numbering: 4 outbound counter, 5 outbound done,
+//	      6 outbound skipped
 //	ARGV: 1 expected version, 2 state JSON, 3 state TTL ms, 4 transcript max,
 //	      5 transcript TTL ms, 6 pub/sub channel, 7 pending delivered count,
 //	      8 bot reply allowed only when owner is empty ("1"/"0"),
@@ -176,8 +177,10 @@ func (r *Router) commit(ctx context.Context, conv *Conversation, opts commitOpti
 		}
 		args = append(args, b)
 	}
-	keys := []string{r.keys.Conversation(conv.ID), r.keys.Transcript(conv.ID), r.keys.Pending(conv.ID),
-		r.keys.OutboundSeq(conv.ID), r.keys.OutboundDone(conv.ID), r.keys.OutboundSkipped(conv.ID)}
+	keys := []string{r.keys.Conversation(conv.ID), r.keys.Transcript(conv.ID), r.keys.Pending(conv.ID)}
+	if opts.numberOutbound {
+		keys = append(keys, r.keys.OutboundSeq(conv.ID), r.keys.OutboundDone(conv.ID), r.keys.OutboundSkipped(conv.ID))
+	}
 	// The script goes by its hash with the other turns' commands; after a
 	// Redis restart or flush it goes again with its source, which loads it.
 	pipe := r.rdb.Pipeline()

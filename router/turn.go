@@ -93,13 +93,11 @@ func (t *turn) Return(unsent []message.Message) {
 
 // repliesGoActive reports whether the turn's replies surely go through
 // the active API, so its commit numbers them: the channel has no passive
-// response, or the adapter has stopped waiting for one.
+// response (the turn starts active), or the adapter has stopped waiting for
+// one. A channel whose customers read the transcript sends nothing.
 func (t *turn) repliesGoActive() bool {
 	if t.caps.TranscriptDelivery {
 		return false
-	}
-	if t.caps.PassiveBudget <= 0 {
-		return true
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -113,11 +111,6 @@ func (t *turn) finish(conv *Conversation, replies []message.Message, seq int64) 
 	t.mu.Lock()
 	t.conv = conv
 	t.replies = replies
-	if t.phase == phaseOpen && t.caps.PassiveBudget <= 0 && !t.caps.TranscriptDelivery {
-		// No passive response is expected: the replies go actively, even
-		// if the adapter asks for them (TakePassive) now.
-		t.phase = phaseActive
-	}
 	close(t.done)
 	ph := t.phase
 	t.mu.Unlock()

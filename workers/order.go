@@ -83,17 +83,17 @@ func EnqueueInOrder(ctx context.Context, rdb redis.UniversalClient, keys store.K
 			return nil
 		}
 	}
-	if serr := GiveUpNumber(ctx, rdb, keys, conv, p.Seq); serr != nil {
+	if serr := giveUpNumber(ctx, rdb, keys, conv, p.Seq); serr != nil {
 		return fmt.Errorf("enqueueing outbound task: %w (and %v)", err, serr)
 	}
 	return fmt.Errorf("enqueueing outbound task: %w", err)
 }
 
-// GiveUpNumber records that conv's outbound task number seq will never be
+// giveUpNumber records that conv's outbound task number seq will never be
 // queued, so the task after it need not wait for it. It is recorded even
 // when ctx has ended: a number left neither queued nor skipped holds the
 // conversation's next message for Outbound.OrderWait.
-func GiveUpNumber(ctx context.Context, rdb redis.UniversalClient, keys store.Keys, conv string, seq int64) error {
+func giveUpNumber(ctx context.Context, rdb redis.UniversalClient, keys store.Keys, conv string, seq int64) error {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	defer cancel()
 	skipKey := keys.OutboundSkipped(conv)
