@@ -41,11 +41,7 @@ func TestBurstIsAnsweredOnce(t *testing.T) {
 	if len(replies) != 1 || replies[0] != "退货请在订单页申请" {
 		t.Fatalf("replies to the burst = %q, want one answer to the return question", replies)
 	}
-	tx := e.transcript(t)
-	var order []string
-	for _, m := range tx {
-		order = append(order, m.Text)
-	}
+	order := texts(e.transcript(t))
 	if strings.Join(order, "|") != "在吗|我想问下|退货怎么弄|退货请在订单页申请" {
 		t.Fatalf("transcript = %q, want the three lines in order, then the answer", order)
 	}

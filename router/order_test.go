@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kefu-gateway/kefu/adapters/message"
 	"github.com/kefu-gateway/kefu/internal/metrics"
 	"github.com/kefu-gateway/kefu/internal/testutil/redistest"
 	"github.com/redis/go-redis/v9"
@@ -141,12 +140,4 @@ func TestNoPassiveRepliesWhereTheChannelHasNone(t *testing.T) {
 	if n := e.fake.SentCount(); n != 5 {
 		t.Fatalf("%d replies sent, want 5", n)
 	}
-}
-
-func texts(ms []message.Message) []string {
-	var out []string
-	for _, m := range ms {
-		out = append(out, m.Text)
-	}
-	return out
 }

@@ -476,12 +476,17 @@ func TestActiveRepliesStayInOrder(t *testing.T) {
 	e.accept(t, e.msg("m1", "hi"))
 	time.Sleep(20 * time.Millisecond)
 	e.accept(t, e.msg("m2", "two"))
-	sent := e.fake.WaitSent(3, 10*time.Second)
-	var got []string
-	for _, m := range sent {
-		got = append(got, m.Text)
-	}
+	got := texts(e.fake.WaitSent(3, 10*time.Second))
 	if strings.Join(got, "|") != "hello there|first|second" {
 		t.Fatalf("sent in order %q", got)
 	}
+}
+
+// texts lists the messages' texts, in order.
+func texts(ms []message.Message) []string {
+	var out []string
+	for _, m := range ms {
+		out = append(out, m.Text)
+	}
+	return out
 }
