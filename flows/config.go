@@ -7,6 +7,10 @@ import (
 	"github.com/kefu-gateway/kefu/internal/config"
 )
 
+// DefaultDir is where kefu looks for flow files when flows.dir is not set:
+// the demo shop's folder, relative to where kefu runs.
+const DefaultDir = "configs/flows"
+
 // Config is the `flows:` block of kefu.yaml. Every field is optional; zero
 // values take the defaults documented in docs/flows.md.
 type Config struct {
@@ -123,7 +127,7 @@ var DefaultCommands = Commands{
 // WithDefaults returns c with every zero field set to its default.
 func (c Config) WithDefaults() Config {
 	if c.Dir == "" {
-		c.Dir = "configs/flows"
+		c.Dir = DefaultDir
 	}
 	if c.SessionTimeout == 0 {
 		c.SessionTimeout = DefaultSessionTimeout

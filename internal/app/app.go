@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/kefu-gateway/kefu/adapters"
 	"github.com/kefu-gateway/kefu/flows"
 	"github.com/kefu-gateway/kefu/internal/clock"
+	"github.com/kefu-gateway/kefu/internal/config"
 	"github.com/kefu-gateway/kefu/internal/knowledge"
 	"github.com/kefu-gateway/kefu/internal/llm"
 	"github.com/kefu-gateway/kefu/internal/metrics"
@@ -68,6 +70,11 @@ type App struct {
 func New(ctx context.Context, cfg *Config, log *zap.Logger, opts Options) (*App, error) {
 	if opts.Clock == nil {
 		opts.Clock = clock.Real{}
+	}
+	// A flows directory that is not there would leave every message to the
+	// fallback ("I can't answer that") without a word at start.
+	if fi, err := os.Stat(cfg.Flows.Dir); err != nil || !fi.IsDir() {
+		return nil, config.Errorf("flows.dir", "%q is not a directory (a relative path is taken from where kefu runs)", cfg.Flows.Dir)
 	}
 	a := &App{Cfg: cfg, Log: log, opts: opts, Metrics: metrics.New()}
 	st, err := store.Open(ctx, cfg.Redis, log)

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	_ "github.com/kefu-gateway/kefu/adapters/web"
+	"go.uber.org/zap"
 )
 
 func env(m map[string]string) func(string) (string, bool) {
@@ -110,5 +112,20 @@ func unwrapAll(err error) error {
 			return err
 		}
 		err = u.Unwrap()
+	}
+}
+
+// A flows directory that is not there fails the start, naming the key,
+// rather than leaving every message to the fallback.
+func TestMissingFlowsDirFailsTheStart(t *testing.T) {
+	for _, dir := range []string{filepath.Join(t.TempDir(), "nowhere"), filepath.Join("..", "..", "configs", "kefu.yaml")} {
+		cfg, err := ParseConfig("c.yaml", []byte("flows: { dir: "+dir+" }\n"), env(nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = New(context.Background(), cfg, zap.NewNop(), Options{})
+		if err == nil || !strings.Contains(err.Error(), "flows.dir: ") || !strings.Contains(err.Error(), dir) {
+			t.Errorf("flows.dir %s: got %v, want an error naming flows.dir and the path", dir, err)
+		}
 	}
 }

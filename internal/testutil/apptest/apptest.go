@@ -13,6 +13,7 @@ import (
 	"time"
 
 	_ "github.com/kefu-gateway/kefu/adapters/all"
+	"github.com/kefu-gateway/kefu/flows"
 	"github.com/kefu-gateway/kefu/internal/app"
 	"github.com/kefu-gateway/kefu/internal/clock"
 	"github.com/kefu-gateway/kefu/internal/testutil/redistest"
@@ -76,6 +77,12 @@ func Start(t testing.TB, yamlText string, o Options) *Server {
 	cfg, err := app.ParseConfig("test.yaml", []byte(yamlText), lookup)
 	if err != nil {
 		t.Fatalf("test configuration: %v", err)
+	}
+	if cfg.Flows.Dir == flows.DefaultDir {
+		// The default is the repository's demo folder, relative to where
+		// kefu runs; a package's tests run elsewhere, with no flows unless
+		// their configuration names some.
+		cfg.Flows.Dir = t.TempDir()
 	}
 	core, logs := observer.New(zapcore.DebugLevel)
 	log := zap.New(zapcore.NewTee(core, zapcore.NewCore(zapcore.NewConsoleEncoder(zap.NewDevelopmentEncoderConfig()), zapcore.AddSync(testWriter{t}), zapcore.WarnLevel)))
