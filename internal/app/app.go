@@ -71,10 +71,11 @@ func New(ctx context.Context, cfg *Config, log *zap.Logger, opts Options) (*App,
 	if opts.Clock == nil {
 		opts.Clock = clock.Real{}
 	}
-	// A flows directory that is not there would leave every message to the
-	// fallback ("I can't answer that") without a word at start.
-	if fi, err := os.Stat(cfg.Flows.Dir); err != nil || !fi.IsDir() {
-		return nil, config.Errorf("flows.dir", "%q is not a directory (a relative path is taken from where kefu runs)", cfg.Flows.Dir)
+	// A flows or knowledge directory that is not there (a typo, kefu run
+	// from another folder) would leave messages to the fallback ("I can't
+	// answer that") without a word at start.
+	if err := config.Join(mustBeDir("flows.dir", cfg.Flows.Dir), mustBeDir("knowledge.dir", cfg.Knowledge.Dir)); err != nil {
+		return nil, err
 	}
 	a := &App{Cfg: cfg, Log: log, opts: opts, Metrics: metrics.New()}
 	st, err := store.Open(ctx, cfg.Redis, log)
@@ -327,4 +328,12 @@ func waitTimeout(wg *sync.WaitGroup, d time.Duration) {
 	case <-done:
 	case <-time.After(d):
 	}
+}
+
+// mustBeDir is a config error on key unless dir is a directory.
+func mustBeDir(key, dir string) error {
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return config.Errorf(key, "%q is not a directory (a relative path is taken from where kefu runs)", dir)
+	}
+	return nil
 }

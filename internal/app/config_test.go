@@ -115,17 +115,25 @@ func unwrapAll(err error) error {
 	}
 }
 
-// A flows directory that is not there fails the start, naming the key,
-// rather than leaving every message to the fallback.
-func TestMissingFlowsDirFailsTheStart(t *testing.T) {
-	for _, dir := range []string{filepath.Join(t.TempDir(), "nowhere"), filepath.Join("..", "..", "configs", "kefu.yaml")} {
-		cfg, err := ParseConfig("c.yaml", []byte("flows: { dir: "+dir+" }\n"), env(nil))
-		if err != nil {
-			t.Fatal(err)
+// A flows or knowledge directory that is not there fails the start, naming
+// the key, rather than leaving messages to the fallback.
+func TestMissingContentDirFailsTheStart(t *testing.T) {
+	root := filepath.Join("..", "..")
+	for _, key := range []string{"flows", "knowledge"} {
+		other := "knowledge"
+		if key == other {
+			other = "flows"
 		}
-		_, err = New(context.Background(), cfg, zap.NewNop(), Options{})
-		if err == nil || !strings.Contains(err.Error(), "flows.dir: ") || !strings.Contains(err.Error(), dir) {
-			t.Errorf("flows.dir %s: got %v, want an error naming flows.dir and the path", dir, err)
+		good := filepath.Join(root, "configs", other)
+		for _, dir := range []string{filepath.Join(t.TempDir(), "nowhere"), filepath.Join(root, "configs", "kefu.yaml")} {
+			cfg, err := ParseConfig("c.yaml", []byte(key+": { dir: "+dir+" }\n"+other+": { dir: "+good+" }\n"), env(nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = New(context.Background(), cfg, zap.NewNop(), Options{})
+			if err == nil || !strings.Contains(err.Error(), key+".dir: ") || !strings.Contains(err.Error(), dir) {
+				t.Errorf("%s.dir %s: got %v, want an error naming the key and the path", key, dir, err)
+			}
 		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/kefu-gateway/kefu/flows"
 	"github.com/kefu-gateway/kefu/internal/app"
 	"github.com/kefu-gateway/kefu/internal/clock"
+	"github.com/kefu-gateway/kefu/internal/knowledge"
 	"github.com/kefu-gateway/kefu/internal/testutil/redistest"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -78,11 +79,14 @@ func Start(t testing.TB, yamlText string, o Options) *Server {
 	if err != nil {
 		t.Fatalf("test configuration: %v", err)
 	}
+	// The defaults are the repository's demo folders, relative to where kefu
+	// runs; a package's tests run elsewhere, with no flows or knowledge
+	// unless their configuration names some.
 	if cfg.Flows.Dir == flows.DefaultDir {
-		// The default is the repository's demo folder, relative to where
-		// kefu runs; a package's tests run elsewhere, with no flows unless
-		// their configuration names some.
 		cfg.Flows.Dir = t.TempDir()
+	}
+	if cfg.Knowledge.Dir == knowledge.DefaultDir {
+		cfg.Knowledge.Dir = t.TempDir()
 	}
 	core, logs := observer.New(zapcore.DebugLevel)
 	log := zap.New(zapcore.NewTee(core, zapcore.NewCore(zapcore.NewConsoleEncoder(zap.NewDevelopmentEncoderConfig()), zapcore.AddSync(testWriter{t}), zapcore.WarnLevel)))
