@@ -11,6 +11,7 @@ import (
 
 	"github.com/kefu-gateway/kefu/flows"
 	"github.com/kefu-gateway/kefu/internal/demoshop"
+	"github.com/kefu-gateway/kefu/internal/testutil/flowset"
 )
 
 var now = time.Date(2024, 5, 1, 10, 0, 0, 0, time.FixedZone("CST", 8*3600))
@@ -88,7 +89,7 @@ func (d *countingDoer) Do(_ context.Context, req flows.HTTPRequest) flows.HTTPRe
 }
 
 func TestRunnerCapsHTTPCallsPerTurn(t *testing.T) {
-	set := loadString(t, `
+	set := flowset.Load(t, `
 flows:
   - id: poll
     triggers: { keywords: [poll] }
@@ -108,7 +109,7 @@ flows:
 }
 
 func TestRunnerWithCancelledContextFailsTheStep(t *testing.T) {
-	set := loadString(t, `
+	set := flowset.Load(t, `
 flows:
   - id: h
     triggers: { keywords: [h] }
@@ -123,19 +124,6 @@ flows:
 	if doer.calls.Load() != 0 || !strings.Contains(sayTexts(res), "查询暂时失败") {
 		t.Fatalf("calls=%d says=%q", doer.calls.Load(), sayTexts(res))
 	}
-}
-
-func loadString(t *testing.T, body string) *flows.Set {
-	t.Helper()
-	dir := t.TempDir()
-	if err := writeFile(dir+"/f.yaml", body); err != nil {
-		t.Fatal(err)
-	}
-	set, err := flows.LoadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return set
 }
 
 func TestHTTPClient(t *testing.T) {

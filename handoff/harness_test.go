@@ -3,8 +3,6 @@ package handoff_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -20,6 +18,7 @@ import (
 	"github.com/kefu-gateway/kefu/internal/metrics"
 	"github.com/kefu-gateway/kefu/internal/store"
 	"github.com/kefu-gateway/kefu/internal/testutil/fakechannel"
+	"github.com/kefu-gateway/kefu/internal/testutil/flowset"
 	"github.com/kefu-gateway/kefu/internal/testutil/redistest"
 	"github.com/kefu-gateway/kefu/router"
 	"github.com/kefu-gateway/kefu/workers"
@@ -135,14 +134,7 @@ func setupTB(t testing.TB, o options) *env {
 	if o.wecomID == "" {
 		o.wecomID = fmt.Sprintf("wecom%d", n)
 	}
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "f.yaml"), []byte(testFlows), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	fs, err := flows.LoadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fs := flowset.Load(t, testFlows)
 	log := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
 	keys := store.Keys{Prefix: "kefu:"}
 	m := metrics.New()

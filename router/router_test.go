@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +17,7 @@ import (
 	"github.com/kefu-gateway/kefu/internal/metrics"
 	"github.com/kefu-gateway/kefu/internal/store"
 	"github.com/kefu-gateway/kefu/internal/testutil/fakechannel"
+	"github.com/kefu-gateway/kefu/internal/testutil/flowset"
 	"github.com/kefu-gateway/kefu/internal/testutil/redistest"
 	"github.com/kefu-gateway/kefu/router"
 	"github.com/kefu-gateway/kefu/workers"
@@ -414,14 +413,7 @@ func (e *env) secondProcess(t *testing.T, caps string) *router.Router {
 func newProcess(t testing.TB, db *redistest.DB, keys store.Keys, account, caps string, log *zap.Logger, m *metrics.Metrics) (*router.Router, *adapters.Set) {
 	t.Helper()
 	fakechannel.Register()
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "f.yaml"), []byte(testFlows), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	set, err := flows.LoadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	set := flowset.Load(t, testFlows)
 	tasks := asynq.NewClientFromRedisClient(db.Client)
 	r := router.New(router.Defaults(), router.Deps{Redis: db.Client, Keys: keys, Log: log, Metrics: m, Engine: flows.NewEngine(set), Tasks: tasks})
 	var node yaml.Node

@@ -3,8 +3,6 @@ package campaign_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -21,6 +19,7 @@ import (
 	"github.com/kefu-gateway/kefu/internal/ratelimit"
 	"github.com/kefu-gateway/kefu/internal/store"
 	"github.com/kefu-gateway/kefu/internal/testutil/fakechannel"
+	"github.com/kefu-gateway/kefu/internal/testutil/flowset"
 	"github.com/kefu-gateway/kefu/internal/testutil/redistest"
 	"github.com/kefu-gateway/kefu/router"
 	"github.com/kefu-gateway/kefu/workers"
@@ -88,14 +87,7 @@ func setup(t testing.TB, accounts []string, o options) *env {
 	} else {
 		db = redistest.New(t)
 	}
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "f.yaml"), []byte("flows:\n  - id: promo\n    triggers: { keywords: [promo] }\n    steps:\n      - say: 新品上架\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	set, err := flows.LoadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	set := flowset.Load(t, "flows:\n  - id: promo\n    triggers: { keywords: [promo] }\n    steps:\n      - say: 新品上架\n")
 	log := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
 	keys := store.Keys{Prefix: "kefu:"}
 	m := metrics.New()

@@ -3,8 +3,6 @@ package followup_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,6 +20,7 @@ import (
 	"github.com/kefu-gateway/kefu/internal/ratelimit"
 	"github.com/kefu-gateway/kefu/internal/store"
 	"github.com/kefu-gateway/kefu/internal/testutil/fakechannel"
+	"github.com/kefu-gateway/kefu/internal/testutil/flowset"
 	"github.com/kefu-gateway/kefu/internal/testutil/redistest"
 	"github.com/kefu-gateway/kefu/router"
 	"github.com/kefu-gateway/kefu/workers"
@@ -109,14 +108,7 @@ func setup(t testing.TB, accounts []string, fcfg func(*followup.Config), ccfg fu
 	t.Helper()
 	fakechannel.Register()
 	db := redistest.New(t)
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "f.yaml"), []byte(testFlows), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	set, err := flows.LoadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	set := flowset.Load(t, testFlows)
 	log := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
 	keys := store.Keys{Prefix: "kefu:"}
 	m := metrics.New()
