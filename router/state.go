@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/kefu-gateway/kefu/adapters/message"
+	"github.com/kefu-gateway/kefu/internal/store"
 	"github.com/kefu-gateway/kefu/workers"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
@@ -168,8 +169,8 @@ func (r *Router) commit(ctx context.Context, conv *Conversation, opts commitOpti
 		channel = r.keys.ConversationChannel(conv.ID)
 	}
 	args = append(args, conv.Version, state, r.cfg.StateTTL.Milliseconds(), r.cfg.TranscriptMax,
-		r.cfg.TranscriptTTL.Milliseconds(), channel, opts.pendingDelivered, flag(opts.botReplies),
-		flag(opts.numberOutbound), workers.OutboundOrderTTL.Milliseconds())
+		r.cfg.TranscriptTTL.Milliseconds(), channel, opts.pendingDelivered, store.ScriptFlag(opts.botReplies),
+		store.ScriptFlag(opts.numberOutbound), workers.OutboundOrderTTL.Milliseconds())
 	for i := range entries {
 		b, err := json.Marshal(&entries[i])
 		if err != nil {
@@ -212,12 +213,4 @@ func (r *Router) commit(ctx context.Context, conv *Conversation, opts commitOpti
 		}
 	}
 	return nil, 0, fmt.Errorf("committing turn: unexpected reply %T", res)
-}
-
-// flag is a script's boolean argument.
-func flag(b bool) string {
-	if b {
-		return "1"
-	}
-	return "0"
 }

@@ -131,7 +131,7 @@ func (s *Store) observe(ctx context.Context, c redis.Scripter, msg message.Messa
 		lite = "lite"
 	}
 	args := s.args(NewID(), msg.Channel, msg.Account, msg.From.ID, msg.From.UnionID, msg.ConversationID, msg.From.Name,
-		flag(customer), string(action), "keyword", meta, lite)
+		store.ScriptFlag(customer), string(action), "keyword", meta, lite)
 	keys := []string{s.keys.Slot()}
 	if pipelined {
 		// On the router's hot path: send the script's hash, not its 5 KB
@@ -163,13 +163,6 @@ func (o *ObserveCmd) Result() (*Observation, error) {
 	}
 	return &Observation{Contact: c, Created: res[1] == int64(1), Action: o.action, Changed: res[2] == int64(1),
 		WasOptedOut: res[3] == int64(1)}, nil
-}
-
-func flag(b bool) string {
-	if b {
-		return "1"
-	}
-	return "0"
 }
 
 // Get returns the contact with id (following merges), or ErrNotFound.

@@ -294,11 +294,7 @@ func (t *Tracker) Close(ctx context.Context, key string) error {
 }
 
 func (t *Tracker) run(ctx context.Context, key string, take bool) (adapters.Window, error) {
-	flag := "0"
-	if take {
-		flag = "1"
-	}
-	res, err := takeScript.Run(ctx, t.rdb, []string{key}, t.now().UnixMilli(), flag).Slice()
+	res, err := takeScript.Run(ctx, t.rdb, []string{key}, t.now().UnixMilli(), store.ScriptFlag(take)).Slice()
 	if err != nil {
 		return adapters.Window{}, fmt.Errorf("checking reply window: %w", err)
 	}
