@@ -119,11 +119,8 @@ func unwrapAll(err error) error {
 // the key, rather than leaving messages to the fallback.
 func TestMissingContentDirFailsTheStart(t *testing.T) {
 	root := filepath.Join("..", "..")
-	for _, key := range []string{"flows", "knowledge"} {
-		other := "knowledge"
-		if key == other {
-			other = "flows"
-		}
+	for _, pair := range [][2]string{{"flows", "knowledge"}, {"knowledge", "flows"}} {
+		key, other := pair[0], pair[1]
 		good := filepath.Join(root, "configs", other)
 		for _, dir := range []string{filepath.Join(t.TempDir(), "nowhere"), filepath.Join(root, "configs", "kefu.yaml")} {
 			cfg, err := ParseConfig("c.yaml", []byte(key+": { dir: "+dir+" }\n"+other+": { dir: "+good+" }\n"), env(nil))
