@@ -1,6 +1,7 @@
 package wxmsg
 
 import (
+	"bytes"
 	"strconv"
 	"strings"
 	"time"
@@ -44,20 +45,28 @@ func ReplyText(in *message.Message, content string, now time.Time) []byte {
 	return RenderTextReply(in.From.ID, in.To.ID, now, content)
 }
 
-// appendCDATA appends s as one or more CDATA sections.
+// appendCDATA appends s as one or more CDATA sections. The characters XML
+// cannot hold go first, and only then is every "]]>" split across two
+// sections: dropping a character can join one up ("]]\x05>" becomes "]]>").
 func appendCDATA(b []byte, s string) []byte {
 	b = append(b, "<![CDATA["...)
-	for {
-		i := strings.Index(s, "]]>")
-		if i < 0 {
-			break
-		}
-		// End the section after "]]" and start a new one with ">".
-		b = appendXMLChars(b, s[:i+2])
-		b = append(b, "]]><![CDATA["...)
-		s = s[i+2:]
-	}
+	start := len(b)
 	b = appendXMLChars(b, s)
+	if bytes.Contains(b[start:], cdataClose) {
+		text := string(b[start:])
+		b = b[:start]
+		for {
+			i := strings.Index(text, "]]>")
+			if i < 0 {
+				break
+			}
+			// End the section after "]]" and start a new one with ">".
+			b = append(b, text[:i+2]...)
+			b = append(b, "]]><![CDATA["...)
+			text = text[i+2:]
+		}
+		b = append(b, text...)
+	}
 	return append(b, "]]>"...)
 }
 

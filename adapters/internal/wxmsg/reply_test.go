@@ -18,6 +18,7 @@ func TestReplyText(t *testing.T) {
 		{"markup", "<b>&amp;</b>", "<b>&amp;</b>"},
 		{"control characters dropped", "a\x00b\x1bc\td\ne", "abc\td\ne"},
 		{"invalid utf-8 dropped", "ok\xff\xfe!", "ok!"},
+		{"terminator joined by a dropped character", "a]]\x05>b]]\xd0>", "a]]>b]]>"},
 		{"empty", "", ""},
 	}
 	for _, tt := range tests {
