@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"strings"
 	"sync"
@@ -299,12 +300,17 @@ func TestRateLimitExhausted(t *testing.T) {
 		t.Errorf("waits %v, want exponential backoff %v", env.sleeps.waits, want)
 	}
 
-	long := newTestEnv(t, Config{}, func(w http.ResponseWriter, r *http.Request, n int, _ []byte) {
-		writeStatus(w, 429, "3600")
-	})
-	_, err = long.client.Complete(context.Background(), Request{Messages: []ChatMessage{{Role: RoleUser, Content: "hi"}}})
-	if !errors.As(err, &e) || e.RetryAfter != time.Hour || long.api.count() != 1 {
-		t.Fatalf("an hour's Retry-After: err %v after %d requests, want one attempt carrying RetryAfter", err, long.api.count())
+	// A Retry-After past max_retry_after ends the call at once, however
+	// large: 10000000000 seconds overflowed into a negative wait once, and
+	// the client retried on its own backoff.
+	for header, want := range map[string]time.Duration{"3600": time.Hour, "10000000000": math.MaxInt64} {
+		long := newTestEnv(t, Config{}, func(w http.ResponseWriter, r *http.Request, n int, _ []byte) {
+			writeStatus(w, 429, header)
+		})
+		_, err = long.client.Complete(context.Background(), Request{Messages: []ChatMessage{{Role: RoleUser, Content: "hi"}}})
+		if !errors.As(err, &e) || e.RetryAfter != want || long.api.count() != 1 {
+			t.Fatalf("Retry-After %s: err %v after %d requests, want one attempt carrying RetryAfter %v", header, err, long.api.count(), want)
+		}
 	}
 }
 
@@ -486,10 +492,13 @@ func TestConfigValidate(t *testing.T) {
 func TestParseRetryAfter(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for in, want := range map[string]time.Duration{
-		"":     0,
-		"7":    7 * time.Second,
-		"-3":   0,
-		"soon": 0,
+		"":                      0,
+		"7":                     7 * time.Second,
+		"-3":                    0,
+		"10000000000":           math.MaxInt64, // 317 years: more than a Duration holds
+		"99999999999999999999":  math.MaxInt64, // more than an int64 holds
+		"-99999999999999999999": 0,
+		"soon":                  0,
 		now.Add(time.Minute).Format(http.TimeFormat):  time.Minute,
 		now.Add(-time.Minute).Format(http.TimeFormat): 0,
 	} {

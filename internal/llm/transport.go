@@ -2,6 +2,8 @@ package llm
 
 import (
 	"context"
+	"errors"
+	"math"
 	"net/http"
 	"strconv"
 	"sync"
@@ -41,14 +43,19 @@ func (d recordingDoer) Do(req *http.Request) (*http.Response, error) {
 }
 
 // parseRetryAfter reads a Retry-After value: delay-seconds or an HTTP date
-// (RFC 9110 §10.2.3). It returns 0 when absent or unreadable.
+// (RFC 9110 §10.2.3). It returns 0 when absent or unreadable. Seconds too
+// many for a time.Duration (about 292 years) saturate instead of wrapping to
+// a negative wait, so the caller still sees a wait longer than it accepts.
 func parseRetryAfter(v string, now time.Time) time.Duration {
 	if v == "" {
 		return 0
 	}
-	if secs, err := strconv.Atoi(v); err == nil {
-		if secs < 0 {
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
+		switch {
+		case secs <= 0:
 			return 0
+		case secs > int64(math.MaxInt64/time.Second):
+			return math.MaxInt64
 		}
 		return time.Duration(secs) * time.Second
 	}
