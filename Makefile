@@ -4,7 +4,7 @@ GO ?= go
 TEST_ENV = KEFU_REQUIRE_REDIS=1 KEFU_REQUIRE_BROWSER=1
 TEST_FLAGS ?= -race -count=1 -timeout 25m
 
-.PHONY: run test test-deps lint bench build
+.PHONY: run test test-deps lint bench build fuzz
 
 run:
 	$(GO) run ./cmd/kefu
@@ -32,3 +32,8 @@ lint:
 bench: test-deps
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	$(GO) run ./bench/webload
+
+# Every fuzz target for FUZZTIME each (default 30s; some need Redis). Not
+# part of `make test`, which replays the kept seeds only.
+fuzz: test-deps
+	./scripts/fuzz.sh
