@@ -35,5 +35,6 @@ bench: test-deps
 
 # Every fuzz target for FUZZTIME each (default 30s; some need Redis). Not
 # part of `make test`, which replays the kept seeds only.
-fuzz: test-deps
+fuzz:
+	./scripts/ensure-redis.sh
 	./scripts/fuzz.sh
