@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"regexp"
 	"strconv"
 	"strings"
@@ -236,13 +237,9 @@ func (ch *Channel) getMessages(c *fiber.Ctx) error {
 	if after != "" && !validEntryID(after) {
 		return apiError(c, fiber.StatusBadRequest, "after must be a message id")
 	}
-	wait := time.Duration(0)
-	if w := c.Query("wait"); w != "" {
-		secs, err := strconv.ParseFloat(w, 64)
-		if err != nil || secs < 0 {
-			return apiError(c, fiber.StatusBadRequest, "wait must be a number of seconds")
-		}
-		wait = min(time.Duration(secs*float64(time.Second)), maxWait)
+	wait, err := parseWait(c.Query("wait"))
+	if err != nil {
+		return apiError(c, fiber.StatusBadRequest, err.Error())
 	}
 	conv := conversationID(s.cfg.ID, cl.Visitor)
 	ctx := c.UserContext()
@@ -298,3 +295,21 @@ func (ch *Channel) history(ctx context.Context, conv, after string) ([]Msg, erro
 var entryIDPattern = regexp.MustCompile(`^\d{1,20}-\d{1,20}$`)
 
 func validEntryID(s string) bool { return entryIDPattern.MatchString(s) }
+
+// parseWait reads the long-poll wait of GET /messages: seconds, fractions
+// allowed, 0 when absent, at most maxWait. NaN and negative values are
+// refused; anything beyond maxWait, infinity included, waits maxWait (a
+// float that large would not convert to a Duration).
+func parseWait(v string) (time.Duration, error) {
+	if v == "" {
+		return 0, nil
+	}
+	secs, err := strconv.ParseFloat(v, 64)
+	if (err != nil && !errors.Is(err, strconv.ErrRange)) || !(secs >= 0) {
+		return 0, errors.New("wait must be a number of seconds")
+	}
+	if secs >= maxWait.Seconds() {
+		return maxWait, nil
+	}
+	return time.Duration(secs * float64(time.Second)), nil
+}

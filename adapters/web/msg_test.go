@@ -51,3 +51,31 @@ func TestToMsg(t *testing.T) {
 		t.Fatalf("toMsgs showed %+v, want only the text", shown)
 	}
 }
+
+// TestParseWait covers ?wait= of GET /messages. Values too large for a
+// Duration once made a negative wait, which answered at once.
+func TestParseWait(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want time.Duration
+		bad  bool
+	}{
+		{in: "", want: 0},
+		{in: "0", want: 0},
+		{in: "1.5", want: 1500 * time.Millisecond},
+		{in: "30", want: maxWait},
+		{in: "3600", want: maxWait},
+		{in: "1e300", want: maxWait},
+		{in: "1e400", want: maxWait},
+		{in: "Inf", want: maxWait},
+		{in: "-1", bad: true},
+		{in: "-Inf", bad: true},
+		{in: "NaN", bad: true},
+		{in: "soon", bad: true},
+	} {
+		got, err := parseWait(tc.in)
+		if (err != nil) != tc.bad || got != tc.want {
+			t.Errorf("parseWait(%q) = %v, %v; want %v, refused %v", tc.in, got, err, tc.want, tc.bad)
+		}
+	}
+}

@@ -252,6 +252,13 @@ func TestBadInputIsRefusedAndNothingBreaks(t *testing.T) {
 		t.Errorf("body over 1 MiB: %d, want 413", st)
 	}
 
+	// A long-poll wait that is not a number of seconds is refused.
+	for _, wait := range []string{"-1", "NaN", "soon"} {
+		if st := c.do("GET", "/messages?wait="+wait, "", "", nil); st != 400 {
+			t.Errorf("GET /messages?wait=%s: %d, want 400", wait, st)
+		}
+	}
+
 	// A token for one site does not open another.
 	srv2 := apptest.Start(t, testConfig(`    - id: other
       token_secret: "a-test-secret-that-must-never-be-logged"`), apptest.Options{})
