@@ -1,6 +1,8 @@
 package flows
 
 import (
+	"fmt"
+	"math"
 	"regexp"
 	"sort"
 	"strconv"
@@ -216,15 +218,22 @@ var dayDuration = regexp.MustCompile(`^(\d+)d(.*)$`)
 
 func parseDuration(s string) (time.Duration, error) {
 	if m := dayDuration.FindStringSubmatch(s); m != nil {
-		days, _ := strconv.Atoi(m[1])
+		const day = 24 * time.Hour
+		days, err := strconv.ParseInt(m[1], 10, 64)
+		if err != nil || days > int64(math.MaxInt64/day) {
+			return 0, fmt.Errorf("duration %q: too many days", s)
+		}
 		rest := time.Duration(0)
 		if m[2] != "" {
-			var err error
 			if rest, err = time.ParseDuration(m[2]); err != nil {
 				return 0, err
 			}
 		}
-		return time.Duration(days)*24*time.Hour + rest, nil
+		d := time.Duration(days) * day
+		if rest > math.MaxInt64-d {
+			return 0, fmt.Errorf("duration %q: too long", s)
+		}
+		return d + rest, nil
 	}
 	return time.ParseDuration(s)
 }
