@@ -39,6 +39,9 @@ func TestVerifySign(t *testing.T) {
 		{"59 minutes old", ts(-59 * time.Minute), Sign(ts(-59*time.Minute), secret), 0, nil},
 		{"61 minutes old", ts(-61 * time.Minute), Sign(ts(-61*time.Minute), secret), 0, ErrStaleTimestamp},
 		{"61 minutes ahead", ts(61 * time.Minute), Sign(ts(61*time.Minute), secret), 0, ErrStaleTimestamp},
+		// Correctly signed but centuries ahead: the skew saturates, and once
+		// passed the check by overflowing when negated.
+		{"centuries ahead", "99999999999999", Sign("99999999999999", secret), 0, ErrStaleTimestamp},
 		{"custom window", ts(-2 * time.Minute), Sign(ts(-2*time.Minute), secret), time.Minute, ErrStaleTimestamp},
 		{"wrong secret", ts(0), Sign(ts(0), "other"), 0, ErrSignatureMismatch},
 		{"sign of another timestamp", ts(0), Sign(ts(time.Second), secret), 0, ErrSignatureMismatch},

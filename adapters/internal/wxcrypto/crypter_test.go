@@ -310,6 +310,11 @@ func TestCheckTimestamp(t *testing.T) {
 		{"1700000060", time.Minute, nil},
 		{"1699999939", time.Minute, ErrStaleTimestamp},
 		{"1700000061", time.Minute, ErrStaleTimestamp},
+		// Over 292 years ahead, now.Sub saturates: negating that overflowed
+		// back to a negative skew, which passed.
+		{"11170000000", time.Minute, ErrStaleTimestamp},
+		{"9223372036854775807", time.Minute, ErrStaleTimestamp},
+		{"-9223372036854775808", time.Minute, ErrStaleTimestamp},
 		{"1", 0, nil}, // disabled
 		{"abc", time.Minute, ErrMalformedParam},
 	}

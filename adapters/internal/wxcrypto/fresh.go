@@ -19,11 +19,10 @@ func CheckTime(t, now time.Time, maxSkew time.Duration) error {
 	if maxSkew <= 0 {
 		return nil
 	}
+	// Compared on both sides rather than negated: Sub saturates beyond
+	// about 292 years, and negating the smallest Duration overflows.
 	d := now.Sub(t)
-	if d < 0 {
-		d = -d
-	}
-	if d > maxSkew {
+	if d < -maxSkew || d > maxSkew {
 		return fmt.Errorf("checking timestamp: %w (off by %s, allowed %s)", ErrStaleTimestamp, d.Truncate(time.Second), maxSkew)
 	}
 	return nil
