@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -177,14 +178,15 @@ func (t *turn) parseAnswer(s *step, raw, norm string) (any, bool) {
 var emailPattern = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s.]+$`)
 
 // parseNumber reads "12", "1,299.5" or "-3" (full-width digits were folded by
-// Normalize).
+// Normalize). ParseFloat also reads "inf", "infinity" and "nan": none is an
+// answer, and neither could be stored (JSON has no such numbers).
 func parseNumber(s string) (float64, bool) {
 	s = strings.ReplaceAll(strings.ReplaceAll(s, ",", ""), " ", "")
 	if s == "" {
 		return 0, false
 	}
 	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || f != f {
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
 		return 0, false
 	}
 	return f, true

@@ -205,6 +205,17 @@ func (t *turn) renderChoices(cs []choice) []message.Choice {
 	return out
 }
 
+// setComputed stores an expression's result in a slot, as JSON can hold
+// it. A result it cannot hold (NaN or ±Inf, from 0/0 or x/0) leaves the
+// slot unset, with a warning naming the line.
+func (t *turn) setComputed(fl *Flow, line int, name string, v any) {
+	jv := jsonValue(v)
+	if jv == nil && v != nil {
+		t.warn("flow %q line %d: %s = %v is not a number the state can hold; left unset", fl.ID, line, name, v)
+	}
+	t.setSlot(name, jv)
+}
+
 func (t *turn) execSet(fl *Flow, s *step) {
 	st := s.set
 	env := t.envMap()
@@ -221,7 +232,7 @@ func (t *turn) execSet(fl *Flow, s *step) {
 			t.warn("flow %q line %d: %v", fl.ID, a.line, err)
 			continue
 		}
-		t.setSlot(a.name, jsonValue(v))
+		t.setComputed(fl, a.line, a.name, v)
 	}
 	for _, a := range st.contact {
 		v := t.render(a.tmpl)
@@ -448,7 +459,7 @@ func (t *turn) onHTTP() {
 			t.warn("flow %q line %d: %v", fl.ID, a.line, err)
 			continue
 		}
-		t.setSlot(a.name, jsonValue(v))
+		t.setComputed(fl, a.line, a.name, v)
 	}
 	env.Response, env.Status = nil, 0
 	t.run(pc + 1)

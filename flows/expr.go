@@ -3,6 +3,7 @@ package flows
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -155,8 +156,10 @@ func formatValue(v any) string {
 // times become strings.
 func jsonValue(v any) any {
 	switch x := v.(type) {
-	case nil, string, bool, float64:
+	case nil, string, bool:
 		return x
+	case float64:
+		return finite(x)
 	case int:
 		return float64(x)
 	case int64:
@@ -164,7 +167,7 @@ func jsonValue(v any) any {
 	case int32:
 		return float64(x)
 	case float32:
-		return float64(x)
+		return finite(float64(x))
 	case time.Time:
 		return x.Format(time.RFC3339)
 	case map[string]any, []any:
@@ -179,4 +182,14 @@ func jsonValue(v any) any {
 		return out
 	}
 	return formatValue(v)
+}
+
+// finite returns f, or nil for NaN and ±Inf (say 0/0 or x/0 in an eval):
+// JSON has no such numbers, so the conversation's state could not be saved
+// and every turn on that path would fail. The slot is left unset instead.
+func finite(f float64) any {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return nil
+	}
+	return f
 }

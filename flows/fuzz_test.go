@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -66,7 +67,7 @@ func FuzzTemplate(f *testing.F) {
 
 // FuzzAnswerParsers runs the answer parsers on arbitrary text.
 func FuzzAnswerParsers(f *testing.F) {
-	for _, s := range []string{"2024年5月1日", "明天", "+86 138-0013-8000", "1,299.5", "NaN"} {
+	for _, s := range []string{"2024年5月1日", "明天", "+86 138-0013-8000", "1,299.5", "NaN", "infinity"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -76,8 +77,8 @@ func FuzzAnswerParsers(f *testing.F) {
 		if p, ok := parsePhone(s); ok && len(p) != 11 {
 			t.Fatalf("parsePhone(%q) = %q", s, p)
 		}
-		if n, ok := parseNumber(s); ok && n != n {
-			t.Fatalf("parseNumber(%q) = NaN", s)
+		if n, ok := parseNumber(s); ok && (math.IsNaN(n) || math.IsInf(n, 0)) {
+			t.Fatalf("parseNumber(%q) = %v", s, n)
 		}
 	})
 }

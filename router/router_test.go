@@ -47,6 +47,14 @@ flows:
     steps:
       - say: first
       - say: second
+  - id: count
+    triggers: { keywords: [count] }
+    steps:
+      - ask: how many?
+        slot: n
+        type: number
+        invalid: a number please
+      - say: "got {{slots.n}}"
 `
 
 type env struct {
@@ -481,4 +489,20 @@ func texts(ms []message.Message) []string {
 		out = append(out, m.Text)
 	}
 	return out
+}
+
+// "infinity" parses as a float but cannot be stored: it once became the
+// slot's value, the state failed to encode, and the turn failed with no
+// answer on every retry. It is not a number answer.
+func TestNumberQuestionRefusesInfinity(t *testing.T) {
+	e := setup(t, "numbers", "passive_budget: 2s")
+	for i, step := range []struct{ say, want string }{
+		{"count", "how many?"}, {"infinity", "a number please"}, {"-inf", "a number please"}, {"12", "got 12"},
+	} {
+		turn := e.accept(t, e.msg(fmt.Sprintf("n%d", i), step.say))
+		replies, ok := turn.TakePassive(context.Background(), 2*time.Second)
+		if err := turn.Err(); err != nil || !ok || len(replies) == 0 || !strings.Contains(replies[0].Text, step.want) {
+			t.Fatalf("%q answered %+v (ready %v, err %v), want %q", step.say, replies, ok, err, step.want)
+		}
+	}
 }
