@@ -288,14 +288,16 @@ func load(rdb *redis.Client, url string, conc int, dur, warm time.Duration, text
 // merge_window is 0: each customer sends its next text as soon as the last
 // is answered, and merging would hold every answer 1.5 s by design.
 func startKefu(ctx context.Context, redisURL, prefix string) (*app.App, string, error) {
+	root := repoRoot()
 	cfgText := fmt.Sprintf(`
 log: { level: warn }
 redis: { prefix: %q }
 flows: { dir: %q }
+knowledge: { dir: %q }
 channels:
   wechat_oa:
     - { id: %s, app_id: %s, app_secret: unused, token: %s, verified: true, merge_window: 0s, api_base: "http://127.0.0.1:9" }
-`, prefix, filepath.Join(repoRoot(), "configs", "flows"), benchAccount, benchAppID, benchToken)
+`, prefix, filepath.Join(root, "configs", "flows"), filepath.Join(root, "configs", "knowledge"), benchAccount, benchAppID, benchToken)
 	env := func(k string) (string, bool) {
 		if k == "KEFU_REDIS_URL" {
 			return redisURL, true

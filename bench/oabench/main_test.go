@@ -73,3 +73,29 @@ func drive(b *testing.B, url string, want []byte) {
 		}
 	})
 }
+
+// The bench's kefu finds the demo flows and knowledge base from wherever it
+// runs inside the repository: `go test` runs here, in bench/oabench, and
+// a relative knowledge.dir once failed the start from anywhere but the root.
+func TestBenchKefuStartsAndAnswersAPush(t *testing.T) {
+	db := redistest.New(t)
+	ctx := context.Background()
+	kefu, base, err := startKefu(ctx, db.URL, "kefuoabench:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kefu.Shutdown(ctx)
+	req, err := (&pushes{url: base + "/wechat/oa/" + benchAccount, text: "你好", base: 1 << 40}).next(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK || !bytes.Contains(body, []byte(greeting)) {
+		t.Fatalf("answered %d %.300s, want the demo greeting", res.StatusCode, body)
+	}
+}

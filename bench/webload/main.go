@@ -239,11 +239,12 @@ func startKefu(ctx context.Context, redisURL, site, prefix string) (*app.App, st
 log: { level: warn }
 redis: { prefix: %q }
 flows: { dir: %q }
+knowledge: { dir: %q }
 channels:
   web:
     - id: %s
       rate_limit: { messages: 1000000, per: 1s }
-`, prefix, filepath.Join(root, "configs", "flows"), site)
+`, prefix, filepath.Join(root, "configs", "flows"), filepath.Join(root, "configs", "knowledge"), site)
 	env := func(k string) (string, bool) {
 		if k == "KEFU_REDIS_URL" {
 			return redisURL, true
