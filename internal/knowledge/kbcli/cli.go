@@ -62,6 +62,20 @@ func RunCLI(args []string, stdout, stderr io.Writer) int {
 	return 2
 }
 
+// checkDir refuses a knowledge folder that is not there, as kefu does at
+// start: loading one gives an empty base, which a lint would pass and an
+// eval would score as a poor one. Problems read file:line, as the lint's do.
+func checkDir(dir string) error {
+	fi, err := os.Stat(dir)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%s:0: cannot read: %w", dir, errors.Unwrap(err))
+	case !fi.IsDir():
+		return fmt.Errorf("%s:0: not a directory", dir)
+	}
+	return nil
+}
+
 func newFlags(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("kefu kb "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -73,6 +87,10 @@ func runLint(args []string, stdout, stderr io.Writer) int {
 	dir := fs.String("dir", knowledge.DefaultDir, "knowledge directory")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if err := checkDir(*dir); err != nil {
+		fmt.Fprintln(stdout, err)
+		return 1
 	}
 	b, err := knowledge.LoadDir(*dir)
 	if err != nil {
@@ -92,6 +110,10 @@ func runEval(args []string, stdout, stderr io.Writer) int {
 	check := fs.Bool("check", false, fmt.Sprintf("exit 1 unless accuracy ≥ %.2f, wrong answers ≤ %.2f and out-of-scope false answers ≤ %.2f", targetAccuracy, targetWrongRate, targetFalseRates))
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if err := checkDir(*dir); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
 	}
 	var opts knowledge.Options
 	if *embedModel != "" {
@@ -138,6 +160,10 @@ func runGaps(args []string, stdout, stderr io.Writer) int {
 	prefix := fs.String("prefix", "", "key prefix of the gap records (default kefu:kb:gaps)")
 	timeout := fs.Duration("timeout", 5*time.Second, "Redis timeout")
 	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *n < 1 {
+		fmt.Fprintln(stderr, "kefu kb gaps: -n must be at least 1")
 		return 2
 	}
 	if *url == "" {

@@ -54,6 +54,20 @@ func TestLint(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "bad.yaml:2: ") {
 		t.Fatalf("bad lint: exit %d: %s", code, out)
 	}
+	// A folder that is not there is a problem, not an empty base that
+	// passes: kefu refuses to start on it.
+	missing := filepath.Join(dir, "nope")
+	for _, tc := range []struct{ dir, want string }{
+		{missing, missing + ":0: cannot read: no such file or directory"},
+		{filepath.Join(dir, "bad.yaml"), filepath.Join(dir, "bad.yaml") + ":0: not a directory"},
+	} {
+		if code, out, _ := run("lint", "--dir", tc.dir); code != 1 || strings.TrimSpace(out) != tc.want {
+			t.Errorf("lint --dir %s: exit %d: %q, want %q", tc.dir, code, out, tc.want)
+		}
+		if code, _, errOut := run("eval", "--dir", tc.dir, "--set", demoSet); code != 1 || strings.TrimSpace(errOut) != tc.want {
+			t.Errorf("eval --dir %s: exit %d: %q, want %q", tc.dir, code, errOut, tc.want)
+		}
+	}
 }
 
 func TestUsage(t *testing.T) {
@@ -66,6 +80,9 @@ func TestUsage(t *testing.T) {
 	t.Setenv("KEFU_REDIS_URL", "")
 	if code, _, errOut := run("gaps"); code != 2 || !strings.Contains(errOut, "--redis") {
 		t.Errorf("gaps without Redis: %d %q", code, errOut)
+	}
+	if code, _, errOut := run("gaps", "-n", "0", "--redis", "redis://127.0.0.1:1"); code != 2 || !strings.Contains(errOut, "-n must be") {
+		t.Errorf("gaps -n 0: %d %q", code, errOut)
 	}
 }
 
