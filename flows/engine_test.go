@@ -368,7 +368,7 @@ flows:
 	}
 }
 
-// An eval that divides by zero gives ±Inf or NaN, which JSON cannot hold: the
+// An eval or a {{ }} slot that divides by zero gives ±Inf or NaN, which JSON cannot hold: the
 // slot is left unset with a warning, so the state still saves. Stored as is,
 // it failed every turn on that path and the customer got no answer.
 func TestComputedNumbersTheStateCannotHoldAreLeftUnset(t *testing.T) {
@@ -380,18 +380,18 @@ flows:
       - ask: total?
         slot: total
         type: number
-      - set: { eval: { avg: "slots.total / 0", ratio: "0.0 / 0.0", half: "slots.total / 2" } }
-      - say: '{{slots.avg ?? "none"}} {{slots.ratio ?? "none"}} {{slots.half}}'
+      - set: { eval: { avg: "slots.total / 0", ratio: "0.0 / 0.0", half: "slots.total / 2" }, slots: { per: "{{slots.total / 0}}" } }
+      - say: '{{slots.avg ?? "none"}} {{slots.ratio ?? "none"}} {{slots.per ?? "none"}} {{slots.half}}'
 `))
 	res := e.Step(State{}, text("avg", t0))
 	res = e.Step(res.State, text("10", t0))
 	if _, err := json.Marshal(res.State); err != nil {
 		t.Fatalf("the state cannot be stored: %v", err)
 	}
-	if got := says(res); len(got) != 1 || got[0] != "none none 5" {
-		t.Fatalf("says %q, want the two results unset", got)
+	if got := says(res); len(got) != 1 || got[0] != "none none none 5" {
+		t.Fatalf("says %q, want the three results unset", got)
 	}
-	if len(res.Warnings) != 2 || !strings.Contains(res.Warnings[0], "left unset") {
+	if len(res.Warnings) != 3 || !strings.Contains(res.Warnings[0], "left unset") {
 		t.Fatalf("warnings %q, want one per dropped result", res.Warnings)
 	}
 }

@@ -220,11 +220,11 @@ func (t *turn) execSet(fl *Flow, s *step) {
 	st := s.set
 	env := t.envMap()
 	for _, a := range st.slots {
-		v, err := a.tmpl.value(env)
+		v, err := a.tmpl.raw(env)
 		if err != nil {
 			t.warn("flow %q line %d: %v", fl.ID, a.line, err)
 		}
-		t.setSlot(a.name, v)
+		t.setComputed(fl, a.line, a.name, v)
 	}
 	for _, a := range st.eval {
 		v, err := a.expr.run(env)

@@ -60,8 +60,9 @@ func TestLintErrors(t *testing.T) {
 		{"ask without slot", head + "      - ask: q\n", 5, "no slot"},
 		{"unknown answer type", head + "      - ask: q\n        slot: s\n        type: mobile\n", 7, `unknown answer type "mobile"`},
 		{"bad duration", head + "      - ask: q\n        slot: s\n        timeout: soon\n", 7, "positive duration"},
-		// 213504 days wrapped around to about 33 minutes; more digits than an
-		// int64 holds were read as 0 days.
+		// 213504 days wrapped around to about 33 minutes. The other two
+		// overflowed into negative durations, refused only by luck; they now
+		// get a clear error on purpose.
 		{"days past a Duration", head + "      - ask: q\n        slot: s\n        timeout: 213504d\n", 7, "positive duration"},
 		{"days past an int64", head + "      - ask: q\n        slot: s\n        timeout: 99999999999999999999d1h\n", 7, "positive duration"},
 		{"days plus more", head + "      - ask: q\n        slot: s\n        timeout: 106751d2562047h\n", 7, "positive duration"},

@@ -123,9 +123,15 @@ func (t *template) renderWith(env *exprEnv, escape func(*program, string) string
 // value (a number stays a number in a JSON body); anything else renders to a
 // string.
 func (t *template) value(env *exprEnv) (any, error) {
+	v, err := t.raw(env)
+	return jsonValue(v), err
+}
+
+// raw is value before jsonValue: the expression's own result, for callers
+// that report what jsonValue drops (turn.setComputed).
+func (t *template) raw(env *exprEnv) (any, error) {
 	if len(t.parts) == 1 && t.parts[0].expr != nil {
-		v, err := t.parts[0].expr.run(env)
-		return jsonValue(v), err
+		return t.parts[0].expr.run(env)
 	}
 	return t.render(env)
 }
