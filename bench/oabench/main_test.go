@@ -29,15 +29,21 @@ func BenchmarkPassiveReply(b *testing.B) {
 		drive(b, "http://"+ln.Addr().String()+BarePath, []byte("<Content><![CDATA[你好]]></Content>"))
 	})
 	b.Run("kefu", func(b *testing.B) {
-		db := redistest.New(b)
-		ctx := context.Background()
-		kefu, base, err := startKefu(ctx, db.URL, "kefuoabench:")
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer kefu.Shutdown(ctx)
-		drive(b, base+"/wechat/oa/"+benchAccount, []byte(greeting))
+		drive(b, startTestKefu(b), []byte(greeting))
 	})
+}
+
+// startTestKefu starts the bench's kefu on a test Redis, shut down when the
+// test ends, and returns its callback URL.
+func startTestKefu(tb testing.TB) string {
+	db := redistest.New(tb)
+	ctx := context.Background()
+	kefu, base, err := startKefu(ctx, db.URL, "kefuoabench:")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { kefu.Shutdown(ctx) })
+	return base + "/wechat/oa/" + benchAccount
 }
 
 func drive(b *testing.B, url string, want []byte) {
@@ -78,14 +84,7 @@ func drive(b *testing.B, url string, want []byte) {
 // runs inside the repository: `go test` runs here, in bench/oabench, and
 // a relative knowledge.dir once failed the start from anywhere but the root.
 func TestBenchKefuStartsAndAnswersAPush(t *testing.T) {
-	db := redistest.New(t)
-	ctx := context.Background()
-	kefu, base, err := startKefu(ctx, db.URL, "kefuoabench:")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer kefu.Shutdown(ctx)
-	req, err := (&pushes{url: base + "/wechat/oa/" + benchAccount, text: "你好", base: 1 << 40}).next(1)
+	req, err := (&pushes{url: startTestKefu(t), text: "你好", base: 1 << 40}).next(1)
 	if err != nil {
 		t.Fatal(err)
 	}
