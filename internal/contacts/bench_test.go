@@ -33,7 +33,7 @@ func BenchmarkObserveKnownCustomer(b *testing.B) {
 		if _, err := pipe.Exec(ctx); err != nil {
 			b.Fatal(err)
 		}
-		if _, err := cmd.Result(); err != nil {
+		if _, err := cmd.Result(ctx); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -44,6 +44,10 @@ type Contact struct {
 	// LastInbound is when the customer last wrote on any channel (zero if
 	// never). Follow-ups that cancel on reply compare it with their own.
 	LastInbound time.Time `json:"last_inbound,omitzero"`
+
+	// version is the profile's change counter (hash field pv; see
+	// recentContacts).
+	version string
 }
 
 // Identity is the customer on one channel account.

@@ -424,7 +424,7 @@ func TestObservePipeJoinsTheFirstRoundTrip(t *testing.T) {
 	if _, err := pipe.Exec(ctx); err != nil {
 		t.Fatal(err)
 	}
-	o, err := cmd.Result()
+	o, err := cmd.Result(ctx)
 	if err != nil || !seen.Val() || !o.Created || o.Action != contacts.OptOut || !o.Changed || !o.Contact.OptedOut {
 		t.Fatalf("%+v %v", o, err)
 	}

@@ -9,7 +9,8 @@ import "github.com/kefu-gateway/kefu/internal/store"
 // them on one Cluster node: about 1 KiB per contact, so millions fit.
 //
 //	{ct}:c:<cid>           hash   name, pname (platform name), tz, union, opt (opt-out ms), opt_src,
-//	                              created, first, last (seen ms), lin (last inbound customer message ms, strictly increasing)
+//	                              created, first, last (seen ms), lin (last inbound customer message ms, strictly increasing),
+//	                              pv (bumped by every change but the times; see recentContacts)
 //	{ct}:c:<cid>:a         hash   attributes
 //	{ct}:c:<cid>:t         set    tags
 //	{ct}:c:<cid>:i         hash   "<channel>/<account>/<user id>" → identity JSON

@@ -22,6 +22,10 @@ end
 
 local function exists(cid) return redis.call('EXISTS', ck(cid)) == 1 end
 
+-- bump marks a change to the contact's profile or identities: processes
+-- that remember the contact (touchScript) must read it again.
+local function bump(cid) redis.call('HINCRBY', ck(cid), 'pv', 1) end
+
 local function ik_parts(ik)
   local c, a = string.match(ik, '^([^/]*)/([^/]*)/')
   return c, a
@@ -91,6 +95,7 @@ local function merge(into, from)
   redis.call('ZREM', P .. 'seen', from)
   redis.call('ZADD', P .. 'seen', last, into)
   redis.call('HSET', P .. 'alias', from, into)
+  bump(into)
 end
 
 -- locate finds the contact of an identity, linking it through the UnionID
@@ -161,12 +166,15 @@ end
 // linked is found by the few lines before the library: defining the
 // library's functions costs Redis more than the rest of such an
 // observation (BenchmarkObserveKnownCustomer). Everyone else goes through
-// locate.
+// locate. Any change besides the times (a new contact or identity, another
+// conversation, routing meta or platform name, consent) bumps the
+// contact's pv, which touchScript checks.
 //
 // Returns {contact, created, opt changed, opted out before}.
 var observeScript = redis.NewScript(`
 local P, NOW = ARGV[1], tonumber(ARGV[2])
 local cid, created, ik, idt
+local dirty = false
 do
   local k = ARGV[4] .. '/' .. ARGV[5] .. '/' .. ARGV[6]
   local found = redis.call('HGET', P .. 'id', k)
@@ -183,17 +191,34 @@ end
 if not cid then
 ` + luaLib + `
   cid, created, ik, idt = locate(ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[3])
+  dirty = true
 end
 local c = P .. 'c:' .. cid
-if ARGV[8] ~= '' then idt.conversation_id = ARGV[8] end
-if ARGV[13] ~= '' then idt.meta = cjson.decode(ARGV[13]) end
+if ARGV[8] ~= '' and idt.conversation_id ~= ARGV[8] then
+  idt.conversation_id = ARGV[8]
+  dirty = true
+end
+if ARGV[13] ~= '' then
+  local meta, same = cjson.decode(ARGV[13]), type(idt.meta) == 'table'
+  if same then
+    for k, v in pairs(meta) do if idt.meta[k] ~= v then same = false end end
+    for k in pairs(idt.meta) do if meta[k] == nil then same = false end end
+  end
+  if not same then
+    idt.meta = meta
+    dirty = true
+  end
+end
 if ARGV[10] == '1' then
   idt.last_inbound = NOW
   local lin = tonumber(redis.call('HGET', c, 'lin') or '0')
   redis.call('HSET', c, 'lin', math.max(lin + 1, NOW))
 end
 redis.call('HSET', c .. ':i', ik, cjson.encode(idt))
-if ARGV[9] ~= '' then redis.call('HSET', c, 'pname', ARGV[9]) end
+if ARGV[9] ~= '' and redis.call('HGET', c, 'pname') ~= ARGV[9] then
+  redis.call('HSET', c, 'pname', ARGV[9])
+  dirty = true
+end
 local last = tonumber(redis.call('HGET', c, 'last') or '0')
 if NOW > last then
   redis.call('HSET', c, 'last', NOW)
@@ -209,6 +234,7 @@ elseif ARGV[11] == 'in' and before == 1 then
   redis.call('HDEL', c, 'opt', 'opt_src')
   changed = 1
 end
+if dirty or changed == 1 then redis.call('HINCRBY', c, 'pv', 1) end
 local contact
 if ARGV[14] == 'lite' then
   -- What a turn needs: the profile, attributes and tags.
@@ -218,6 +244,35 @@ else
     redis.call('HVALS', c .. ':i'), redis.call('LRANGE', c .. ':n', 0, -1)}
 end
 return {contact, created, changed, before}
+`)
+
+// touchScript is the observation of a customer message from a returning
+// customer whose contact this process remembers (see recentContacts): when
+// the contact's pv is still the one remembered, nothing but the times can
+// differ from what observeScript would write, so it moves the identity's
+// and the contact's last inbound and last seen, and returns 1 without the
+// contact. Otherwise (the contact changed, was merged away or is gone) it
+// writes nothing and returns 0, and the caller observes in full.
+//
+//	ARGV: 3 cid, 4 identity key, 5 remembered pv ("" = none yet)
+var touchScript = redis.NewScript(`
+local P, NOW = ARGV[1], tonumber(ARGV[2])
+local c = P .. 'c:' .. ARGV[3]
+local h = redis.call('HMGET', c, 'pv', 'created', 'lin', 'last')
+if not h[2] or (h[1] or '') ~= ARGV[5] then return 0 end
+local raw = redis.call('HGET', c .. ':i', ARGV[4])
+if not raw then return 0 end
+local idt = cjson.decode(raw)
+idt.last_inbound = NOW
+redis.call('HSET', c .. ':i', ARGV[4], cjson.encode(idt))
+local lin = math.max((tonumber(h[3]) or 0) + 1, NOW)
+if NOW > (tonumber(h[4]) or 0) then
+  redis.call('HSET', c, 'lin', lin, 'last', NOW)
+  redis.call('ZADD', P .. 'seen', NOW, ARGV[3])
+else
+  redis.call('HSET', c, 'lin', lin)
+end
+return 1
 `)
 
 // readScript reads a contact by id (following merges) or by identity.
@@ -316,6 +371,7 @@ if type(ops.note) == 'string' then
   redis.call('LPUSH', c .. ':n', ops.note)
   redis.call('LTRIM', c .. ':n', 0, ops.max_notes - 1)
 end
+bump(cid)
 return {'ok', read(cid)}
 `)
 
@@ -352,5 +408,6 @@ if raw then idt = cjson.decode(raw) else idt = {channel = ARGV[4], account = ARG
 if ARGV[7] ~= '' then idt.union_id = ARGV[7] end
 save_identity(cid, ik, idt)
 index_identity(cid, ik, nil)
+bump(cid)
 return {'ok', read(cid), merged}
 `)

@@ -213,7 +213,9 @@ func (s *Store) result(res []any) (*Contact, error) {
 	status, _ := res[0].(string)
 	switch status {
 	case "ok":
-		return decodeContact(res[1])
+		c, err := decodeContact(res[1])
+		s.remembered.refresh(c)
+		return c, err
 	case "notfound":
 		return nil, ErrNotFound
 	case "limit":
@@ -244,6 +246,7 @@ func (s *Store) Link(ctx context.Context, id string, ident Identity) (*Contact, 
 		return nil, "", errors.New("linking identity: unexpected reply")
 	}
 	c, err := decodeContact(res[1])
+	s.remembered.refresh(c)
 	merged, _ := res[2].(string)
 	return c, merged, err
 }

@@ -30,12 +30,7 @@ func (o *Observer) ObservePipe(ctx context.Context, pipe redis.Pipeliner, msg me
 		return nil, err
 	}
 	return func() (router.ContactView, error) {
-		obs, err := cmd.Result()
-		if contacts.IsNoScript(err) {
-			// Redis restarted since the script was loaded: observe once
-			// the slow way, which loads it again.
-			obs, err = o.Contacts.Observe(ctx, msg)
-		}
+		obs, err := cmd.Result(ctx)
 		if err != nil {
 			return router.ContactView{}, err
 		}

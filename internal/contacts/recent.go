@@ -1,0 +1,121 @@
+package contacts
+
+import (
+	"encoding/json"
+	"maps"
+	"slices"
+	"strconv"
+	"sync"
+)
+
+// recentContactsMax bounds how many identities a process remembers. A
+// forgotten one costs its next message the full observation, no more.
+const recentContactsMax = 1 << 15
+
+// recentContacts remembers, per identity, the contact the last full
+// observation in this process found, so that the next message from that
+// identity runs touchScript (the times only) instead of observeScript and
+// skips reading the profile back. The contact's pv, which every other
+// change bumps in Redis, tells the script whether what is remembered still
+// holds; other processes' changes are caught that way too.
+type recentContacts struct {
+	mu sync.Mutex
+	m  map[string]*recentContact
+}
+
+// recentContact is what an identity's last full observation left: enough
+// to tell whether the next message would change anything but the times.
+type recentContact struct {
+	// version is the contact's pv ("" before its first change).
+	version string
+	// conversationID and meta are what the identity's record holds; meta
+	// is known only once a message or an update set it.
+	conversationID string
+	meta           string
+	metaKnown      bool
+	// contact is the profile without identities and notes, never changed
+	// after it is stored (hits hand out copies).
+	contact *Contact
+}
+
+func newRecentContacts() *recentContacts {
+	return &recentContacts{m: make(map[string]*recentContact)}
+}
+
+// get returns what is remembered of identity key ik.
+func (r *recentContacts) get(ik string) *recentContact {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.m[ik]
+}
+
+// put remembers rc for ik unless what is remembered is newer.
+func (r *recentContacts) put(ik string, rc *recentContact) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if old, ok := r.m[ik]; ok && old.contact.ID == rc.contact.ID && versionNumber(old.version) > versionNumber(rc.version) {
+		return
+	}
+	if _, ok := r.m[ik]; !ok && len(r.m) >= recentContactsMax {
+		for k := range r.m { // an arbitrary one
+			delete(r.m, k)
+			break
+		}
+	}
+	r.m[ik] = rc
+}
+
+// forget drops ik (its observation failed, or the contact changed in a
+// way the remembered record cannot follow).
+func (r *recentContacts) forget(ik string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.m, ik)
+}
+
+// refresh replaces what is remembered of c's identities with c as an
+// update or link script returned it (a full read, with identities), so a
+// flow that tags the customer does not cost the next message a full
+// observation.
+func (r *recentContacts) refresh(c *Contact) {
+	if c == nil {
+		return
+	}
+	lite := liteContact(c)
+	for _, id := range c.Identities {
+		ik := id.Key()
+		old := r.get(ik)
+		if old == nil || old.contact.ID != c.ID {
+			continue
+		}
+		rc := &recentContact{version: c.version, conversationID: id.ConversationID, metaKnown: true, contact: lite}
+		if len(id.Meta) > 0 {
+			b, _ := json.Marshal(id.Meta)
+			rc.meta = string(b)
+		}
+		r.put(ik, rc)
+	}
+}
+
+// liteContact is c without identities and notes, as the router's
+// observation reads it.
+func liteContact(c *Contact) *Contact {
+	l := *c
+	l.Identities, l.Notes = []Identity{}, []Note{}
+	return &l
+}
+
+// copyContact returns a copy of a remembered contact whose maps and slices
+// the caller may change.
+func copyContact(c *Contact) *Contact {
+	out := *c
+	out.Attributes = maps.Clone(c.Attributes)
+	out.Tags = slices.Clone(c.Tags)
+	out.Identities, out.Notes = []Identity{}, []Note{}
+	return &out
+}
+
+func versionNumber(v string) int64 {
+	n, _ := strconv.ParseInt(v, 10, 64)
+	return n
+}

@@ -1,0 +1,254 @@
+package contacts
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/kefu-gateway/kefu/adapters/message"
+	"github.com/kefu-gateway/kefu/internal/clock"
+	"github.com/kefu-gateway/kefu/internal/store"
+	"github.com/kefu-gateway/kefu/internal/testutil/redistest"
+	"github.com/redis/go-redis/v9"
+)
+
+// twoProcesses is two contact stores on one Redis, as two kefu processes
+// have, sharing a fake clock.
+type twoProcesses struct {
+	a, b *Store
+	rdb  redis.UniversalClient
+	clk  *clock.Fake
+}
+
+func newTwoProcesses(t *testing.T) *twoProcesses {
+	t.Helper()
+	db := redistest.New(t)
+	cfg := Defaults()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	clk := clock.NewFake(time.Date(2025, 3, 10, 10, 0, 0, 0, time.UTC))
+	keys := store.Keys{Prefix: "kefu:"}
+	return &twoProcesses{a: NewStore(db.Client, keys, cfg, clk), b: NewStore(db.Client, keys, cfg, clk), rdb: db.Client, clk: clk}
+}
+
+func customerText(user, text string) message.Message {
+	return message.Message{ID: "m", Channel: "wechat_oa", Account: "oa", ConversationID: "wechat_oa:oa:" + user,
+		From: message.Party{ID: user, Role: message.RoleCustomer}, Kind: message.KindText, Text: text}
+}
+
+// observePiped observes msg as the router does and reports whether only
+// the times were written (touchScript found the remembered contact).
+func observePiped(t *testing.T, s *Store, msg message.Message) (*Observation, bool) {
+	t.Helper()
+	ctx := context.Background()
+	pipe := s.rdb.Pipeline()
+	cmd, err := s.ObservePipe(ctx, pipe, msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = pipe.Exec(ctx) // a script's error is read by Result
+	o, err := cmd.Result(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o, cmd.touched != nil && cmd.cmd.Val() == int64(1)
+}
+
+func (p *twoProcesses) field(t *testing.T, cid, field string) string {
+	t.Helper()
+	v, err := p.rdb.HGet(context.Background(), "kefu:{ct}:c:"+cid, field).Result()
+	if err != nil && err != redis.Nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func TestARememberedCustomerOnlyMovesTheTimes(t *testing.T) {
+	p := newTwoProcesses(t)
+	msg := customerText("o1", "你好")
+	first, touched := observePiped(t, p.a, msg)
+	if touched || !first.Created {
+		t.Fatalf("first message: touched %v, %+v", touched, first)
+	}
+	cid := first.Contact.ID
+	pv := p.field(t, cid, "pv")
+	for i := 1; i <= 3; i++ {
+		p.clk.Advance(time.Minute)
+		o, touched := observePiped(t, p.a, msg)
+		if !touched || o.Created || o.Contact.ID != cid {
+			t.Fatalf("message %d: touched %v, %+v", i, touched, o)
+		}
+		now := p.clk.Now().UnixMilli()
+		for _, f := range []string{"lin", "last"} {
+			if got := p.field(t, cid, f); got != itoa(now) {
+				t.Fatalf("message %d: %s = %s, want %d", i, f, got, now)
+			}
+		}
+		if s, err := p.rdb.ZScore(context.Background(), "kefu:{ct}:seen", cid).Result(); err != nil || int64(s) != now {
+			t.Fatalf("message %d: seen score %v %v", i, s, err)
+		}
+		c, err := p.a.Get(context.Background(), cid)
+		if err != nil || len(c.Identities) != 1 || !c.Identities[0].LastInbound.Equal(p.clk.Now().Truncate(time.Millisecond)) ||
+			c.Identities[0].ConversationID != msg.ConversationID {
+			t.Fatalf("message %d: identity %+v %v", i, c, err)
+		}
+	}
+	// Only changes bump the version: a full observation that changes
+	// nothing leaves it, so processes never invalidate each other.
+	if _, err := p.b.Observe(context.Background(), msg); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.field(t, cid, "pv"); got != pv {
+		t.Fatalf("pv %q after an observation that changed nothing, was %q", got, pv)
+	}
+	if _, touched := observePiped(t, p.a, msg); !touched {
+		t.Fatal("another process's observation made this one observe in full")
+	}
+}
+
+func TestChangesElsewhereReachARememberedContact(t *testing.T) {
+	p := newTwoProcesses(t)
+	ctx := context.Background()
+	msg := customerText("o2", "你好")
+	first, _ := observePiped(t, p.a, msg)
+	cid := first.Contact.ID
+
+	// Another process tags the customer and names them.
+	name := "王先生"
+	if _, err := p.b.Update(ctx, cid, Update{Name: &name, AddTags: []string{"vip"}, SetAttributes: map[string]string{"city": "杭州"}}); err != nil {
+		t.Fatal(err)
+	}
+	o, touched := observePiped(t, p.a, msg)
+	if touched || o.Contact.Name != name || !o.Contact.HasTag("vip") || o.Contact.Attributes["city"] != "杭州" {
+		t.Fatalf("after another process's update: touched %v, %+v", touched, o.Contact)
+	}
+	// A change this process makes is remembered with it: the next message
+	// only moves the times, and sees the change.
+	if _, err := p.a.UpdateByIdentity(ctx, Identity{Channel: "wechat_oa", Account: "oa", ID: "o2"}, Update{AddTags: []string{"回访"}}); err != nil {
+		t.Fatal(err)
+	}
+	o, touched = observePiped(t, p.a, msg)
+	if !touched || !o.Contact.HasTag("回访") || !o.Contact.HasTag("vip") {
+		t.Fatalf("after this process's update: touched %v, %+v", touched, o.Contact)
+	}
+	// Hits hand out copies: changing one does not change the next.
+	o.Contact.Attributes["city"] = "changed"
+	o.Contact.Tags[0] = "changed"
+	o, _ = observePiped(t, p.a, msg)
+	if o.Contact.Attributes["city"] != "杭州" || o.Contact.HasTag("changed") {
+		t.Fatalf("a caller changed the remembered contact: %+v", o.Contact)
+	}
+
+	// The contact is merged into another: the identity follows it.
+	other, err := p.b.Observe(ctx, customerText("o3", "你好"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := p.b.Link(ctx, other.Contact.ID, Identity{Channel: "wechat_oa", Account: "oa", ID: "o2"}); err != nil {
+		t.Fatal(err)
+	}
+	o, touched = observePiped(t, p.a, msg)
+	if touched || o.Contact.ID != other.Contact.ID || !o.Contact.HasTag("vip") {
+		t.Fatalf("after a merge: touched %v, %+v", touched, o.Contact)
+	}
+	if p.field(t, cid, "lin") != "" {
+		t.Fatal("the merged-away contact was written to")
+	}
+}
+
+func TestWhatTheTimesCannotCarryIsObservedInFull(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name   string
+		change func(*message.Message)
+		check  func(t *testing.T, p *twoProcesses, o *Observation)
+	}{
+		{"opt-out keyword", func(m *message.Message) { m.Text = "退订" }, func(t *testing.T, p *twoProcesses, o *Observation) {
+			if !o.Changed || !o.Contact.OptedOut || o.Action != OptOut {
+				t.Fatalf("%+v", o)
+			}
+		}},
+		{"platform name", func(m *message.Message) { m.From.Name = "小李" }, func(t *testing.T, p *twoProcesses, o *Observation) {
+			if o.Contact.Name != "小李" {
+				t.Fatalf("%+v", o.Contact)
+			}
+		}},
+		{"routing meta", func(m *message.Message) { m.Meta = map[string]string{"open_kfid": "wk1"} }, func(t *testing.T, p *twoProcesses, o *Observation) {
+			c, err := p.a.Get(ctx, o.Contact.ID)
+			if err != nil || c.Identities[0].Meta["open_kfid"] != "wk1" {
+				t.Fatalf("%+v %v", c, err)
+			}
+		}},
+		{"conversation", func(m *message.Message) { m.ConversationID = "wechat_oa:oa:o4:2" }, func(t *testing.T, p *twoProcesses, o *Observation) {
+			c, err := p.a.Get(ctx, o.Contact.ID)
+			if err != nil || c.Identities[0].ConversationID != "wechat_oa:oa:o4:2" {
+				t.Fatalf("%+v %v", c, err)
+			}
+		}},
+		{"UnionID", func(m *message.Message) { m.From.UnionID = "u4" }, func(t *testing.T, p *twoProcesses, o *Observation) {
+			if o.Contact.UnionID != "u4" {
+				t.Fatalf("%+v", o.Contact)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newTwoProcesses(t)
+			msg := customerText("o4", "你好")
+			first, _ := observePiped(t, p.a, msg)
+			pv := p.field(t, first.Contact.ID, "pv")
+			changed := msg
+			tc.change(&changed)
+			o, touched := observePiped(t, p.a, changed)
+			if touched {
+				t.Fatal("observed by the times only")
+			}
+			tc.check(t, p, o)
+			if p.field(t, first.Contact.ID, "pv") == pv {
+				t.Fatal("the change did not bump the version")
+			}
+			// The other process remembered the old contact: it must not
+			// write over the change with the times only.
+			if _, touched := observePiped(t, p.b, msg); touched && tc.name != "opt-out keyword" {
+				t.Fatal("the other process went on with what it remembered")
+			}
+		})
+	}
+}
+
+func TestAVanishedContactIsNotWrittenByTheTimes(t *testing.T) {
+	p := newTwoProcesses(t)
+	ctx := context.Background()
+	msg := customerText("o5", "你好")
+	first, _ := observePiped(t, p.a, msg)
+	cid := first.Contact.ID
+	if err := p.rdb.Del(ctx, "kefu:{ct}:c:"+cid).Err(); err != nil {
+		t.Fatal(err)
+	}
+	o, touched := observePiped(t, p.a, msg)
+	if touched || o.Contact.ID == "" {
+		t.Fatalf("touched %v, %+v", touched, o.Contact)
+	}
+	if o.Contact.ID != cid && p.field(t, cid, "lin") != "" {
+		t.Fatal("the vanished contact's hash was written again")
+	}
+}
+
+func TestRememberedContactsAreBounded(t *testing.T) {
+	r := newRecentContacts()
+	for i := range recentContactsMax + 10 {
+		r.put(itoa(int64(i)), &recentContact{contact: &Contact{ID: "c"}})
+	}
+	if len(r.m) != recentContactsMax {
+		t.Fatalf("%d remembered, want %d", len(r.m), recentContactsMax)
+	}
+	// An older version never replaces a newer one.
+	r.put("x", &recentContact{version: "5", contact: &Contact{ID: "c"}})
+	r.put("x", &recentContact{version: "4", contact: &Contact{ID: "c"}})
+	if r.get("x").version != "5" {
+		t.Fatalf("version %q", r.get("x").version)
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
