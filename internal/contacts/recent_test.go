@@ -3,6 +3,7 @@ package contacts
 import (
 	"context"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -95,9 +96,33 @@ func TestARememberedCustomerOnlyMovesTheTimes(t *testing.T) {
 			t.Fatalf("message %d: identity %+v %v", i, c, err)
 		}
 	}
+	// A record without last_inbound, or with routing meta that names one,
+	// still gets the right time.
+	ctx := context.Background()
+	ik := "wechat_oa/oa/o1"
+	for _, rec := range []string{
+		`{"channel":"wechat_oa","account":"oa","id":"o1","conversation_id":"wechat_oa:oa:o1"}`,
+		`{"meta":{"last_inbound":"7","x":"\\\"last_inbound\":1"},"channel":"wechat_oa","account":"oa","id":"o1","conversation_id":"wechat_oa:oa:o1","last_inbound":5}`,
+	} {
+		if err := p.rdb.HSet(ctx, "kefu:{ct}:c:"+cid+":i", ik, rec).Err(); err != nil {
+			t.Fatal(err)
+		}
+		p.clk.Advance(time.Minute)
+		if _, touched := observePiped(t, p.a, msg); !touched {
+			t.Fatal("not touched")
+		}
+		c, err := p.a.Get(ctx, cid)
+		if err != nil || !c.Identities[0].LastInbound.Equal(p.clk.Now().Truncate(time.Millisecond)) {
+			t.Fatalf("record %s: %+v %v", rec, c, err)
+		}
+		if strings.Contains(rec, "meta") && (c.Identities[0].Meta["last_inbound"] != "7" || c.Identities[0].Meta["x"] != `\"last_inbound":1`) {
+			t.Fatalf("meta changed: %+v", c.Identities[0].Meta)
+		}
+	}
+
 	// Only changes bump the version: a full observation that changes
 	// nothing leaves it, so processes never invalidate each other.
-	if _, err := p.b.Observe(context.Background(), msg); err != nil {
+	if _, err := p.b.Observe(ctx, msg); err != nil {
 		t.Fatal(err)
 	}
 	if got := p.field(t, cid, "pv"); got != pv {
