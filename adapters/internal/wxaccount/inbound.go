@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/kefu-gateway/kefu/adapters/internal/wxcrypto"
@@ -47,9 +46,7 @@ func StatusOf(err error) int {
 // ParseQuery reads the signature parameters of a callback request.
 func ParseQuery(c *fiber.Ctx) (wxcrypto.Query, error) {
 	args := c.Context().QueryArgs()
-	v := make(url.Values, args.Len())
-	args.VisitAll(func(k, val []byte) { v[string(k)] = append(v[string(k)], string(val)) })
-	q, err := wxcrypto.ParseQuery(v)
+	q, err := wxcrypto.ParseQueryFrom(func(name string) string { return string(args.Peek(name)) })
 	if err != nil {
 		return wxcrypto.Query{}, fmt.Errorf("reading callback query: %w", err)
 	}

@@ -48,15 +48,20 @@ func (q Query) Encrypted() bool {
 // §3.1); url.Values is already decoded, but a '+' sent unescaped decodes to a
 // space, which base64 never contains, so spaces in echostr are turned back
 // into '+'.
-func ParseQuery(v url.Values) (Query, error) {
+func ParseQuery(v url.Values) (Query, error) { return ParseQueryFrom(v.Get) }
+
+// ParseQueryFrom is ParseQuery reading each parameter's first decoded value
+// through get, so a server can read its own parsed query (fasthttp's
+// arguments) without copying it into url.Values first.
+func ParseQueryFrom(get func(name string) string) (Query, error) {
 	q := Query{
-		Signature:    strings.ToLower(v.Get("signature")),
-		MsgSignature: strings.ToLower(v.Get("msg_signature")),
-		Timestamp:    v.Get("timestamp"),
-		Nonce:        v.Get("nonce"),
-		EchoStr:      strings.ReplaceAll(v.Get("echostr"), " ", "+"),
-		EncryptType:  v.Get("encrypt_type"),
-		OpenID:       v.Get("openid"),
+		Signature:    strings.ToLower(get("signature")),
+		MsgSignature: strings.ToLower(get("msg_signature")),
+		Timestamp:    get("timestamp"),
+		Nonce:        get("nonce"),
+		EchoStr:      strings.ReplaceAll(get("echostr"), " ", "+"),
+		EncryptType:  get("encrypt_type"),
+		OpenID:       get("openid"),
 	}
 	if q.Timestamp == "" {
 		return Query{}, fmt.Errorf("parsing callback query: %w: timestamp", ErrMissingParam)
