@@ -44,6 +44,28 @@ type Capabilities struct {
 	// (WeChat, WeCom, DingTalk) want ~1-2 s; keep it well inside
 	// PassiveBudget.
 	MergeWindow time.Duration
+	// RoutingMeta lists the Meta keys of an inbound message that address
+	// the customer on this account (a 微信客服 open_kfid, a DingTalk
+	// conversation). The customer's contact keeps them from the last
+	// message, and messages kefu starts itself (follow-ups, campaigns)
+	// carry them. Other Meta keys describe one message (its type, a web
+	// client id) and are not kept.
+	RoutingMeta []string
+}
+
+// RoutingMetaOf returns the RoutingMeta keys of meta, or nil when it has
+// none of them.
+func (c Capabilities) RoutingMetaOf(meta map[string]string) map[string]string {
+	var out map[string]string
+	for _, k := range c.RoutingMeta {
+		if v, ok := meta[k]; ok {
+			if out == nil {
+				out = make(map[string]string, len(c.RoutingMeta))
+			}
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // SendResult is what the platform said about a sent message.

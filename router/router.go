@@ -262,7 +262,11 @@ func (r *Router) process(t *turn) {
 		}
 		var observe *message.Message
 		if attempt == 0 {
-			observe = &question
+			// The contact keeps the message's routing meta only: the rest
+			// describes this one message.
+			observed := question
+			observed.Meta = t.caps.RoutingMetaOf(question.Meta)
+			observe = &observed
 		}
 		ld, err := r.load(ctx, t.msg.ConversationID, dedupKey, observe)
 		if err != nil {

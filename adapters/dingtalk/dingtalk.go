@@ -7,6 +7,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/kefu-gateway/kefu/adapters"
 	"github.com/kefu-gateway/kefu/adapters/internal/apiclient"
+	"github.com/kefu-gateway/kefu/adapters/internal/dingmsg"
 	"github.com/kefu-gateway/kefu/adapters/internal/normalize"
 	"github.com/kefu-gateway/kefu/adapters/internal/wxtoken"
 	"gopkg.in/yaml.v3"
@@ -126,7 +127,8 @@ func (a *Account) Account() string { return a.cfg.ID }
 // the OpenAPI both send it); replies are always sent actively; bursts of
 // short texts are merged over merge_window.
 func (a *Account) Capabilities() adapters.Capabilities {
-	return adapters.Capabilities{MaxTextBytes: MaxTextBytes, Markdown: true, MergeWindow: a.cfg.MergeWindow}
+	return adapters.Capabilities{MaxTextBytes: MaxTextBytes, Markdown: true, MergeWindow: a.cfg.MergeWindow,
+		RoutingMeta: []string{dingmsg.MetaConversationType, dingmsg.MetaConversationID, dingmsg.MetaRobotCode}}
 }
 
 // MaxTextBytes splits long replies. DingTalk documents no hard limit for

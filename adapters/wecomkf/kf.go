@@ -10,6 +10,7 @@ import (
 	"github.com/kefu-gateway/kefu/adapters/internal/normalize"
 	"github.com/kefu-gateway/kefu/adapters/internal/window"
 	"github.com/kefu-gateway/kefu/adapters/internal/wxcrypto"
+	"github.com/kefu-gateway/kefu/adapters/internal/wxmsg"
 	"github.com/kefu-gateway/kefu/adapters/internal/wxtoken"
 	"gopkg.in/yaml.v3"
 )
@@ -139,7 +140,7 @@ func (a *Account) Account() string { return a.cfg.ID }
 // goroutines join the burst in any order. Merging 微信客服 bursts in order
 // needs an ordered batch hand-over from the router.
 func (a *Account) Capabilities() adapters.Capabilities {
-	return adapters.Capabilities{MaxTextBytes: MaxTextBytes}
+	return adapters.Capabilities{MaxTextBytes: MaxTextBytes, RoutingMeta: []string{wxmsg.MetaOpenKfID}}
 }
 
 // ConversationID is the conversation key of a customer (external_userid) of

@@ -36,7 +36,7 @@ func (a *App) newEngage() error {
 	e.campaigns = campaign.New(campaign.Deps{Redis: st.Client, Keys: st.Keys, Outreach: out, Tasks: a.Tasks, Clock: a.opts.Clock,
 		Log: a.Log, FlowExists: flowExists}, cfg.Campaigns)
 	e.effects = &followup.Effects{Scheduler: e.scheduler, Contacts: e.contacts}
-	a.Router.SetContacts(&followup.Observer{Contacts: e.contacts, Log: a.Log})
+	a.Router.SetContacts(&followup.Observer{Contacts: e.contacts, Log: a.Log, Metrics: a.Metrics})
 	var err error
 	e.handoff, err = handoff.New(a.Cfg.Engage.Handoff, handoff.Deps{
 		Redis: st.Client, Keys: st.Keys, Router: a.Router, Adapters: a.Adapters, Tasks: a.Tasks,

@@ -105,8 +105,11 @@ func TestFollowUpsAndOptOutThroughTheApp(t *testing.T) {
 		}
 	}
 	var c struct {
-		OptedOut bool     `json:"opted_out"`
-		Tags     []string `json:"tags"`
+		OptedOut   bool     `json:"opted_out"`
+		Tags       []string `json:"tags"`
+		Identities []struct {
+			Meta map[string]string `json:"meta"`
+		} `json:"identities"`
 	}
 	visitorID := tokenVisitor(t, v.token)
 	if st := admin(t, srv, "GET", "/contacts/lookup?channel=web&account=s&id="+visitorID, "", &c); st != 200 {
@@ -114,6 +117,25 @@ func TestFollowUpsAndOptOutThroughTheApp(t *testing.T) {
 	}
 	if !c.OptedOut || len(c.Tags) != 1 || c.Tags[0] != "新品" {
 		t.Fatalf("contact = %+v, want opted out and tagged by the flow", c)
+	}
+	// A web message's client id describes that message: the identity does
+	// not keep it (nor would a follow-up carry it).
+	if len(c.Identities) != 1 || len(c.Identities[0].Meta) != 0 {
+		t.Errorf("identities = %+v, want one without routing meta", c.Identities)
+	}
+	// The first message and the opt-out keywords observe the contact in
+	// full; the replies in between only move its times (so cancel-on-reply
+	// above saw the reply through the short path).
+	res, err := http.Get(srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	for _, path := range []string{"full", "times_only"} {
+		if !strings.Contains(string(b), `kefu_contact_observations_total{path="`+path+`"}`) {
+			t.Errorf("/metrics has no %s contact observations", path)
+		}
 	}
 }
 

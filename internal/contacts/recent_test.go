@@ -54,7 +54,18 @@ func observePiped(t *testing.T, s *Store, msg message.Message) (*Observation, bo
 	if err != nil {
 		t.Fatal(err)
 	}
-	return o, cmd.touched != nil && cmd.cmd.Val() == int64(1)
+	touched := cmd.touched != nil && cmd.cmd.Val() == int64(1)
+	want := ObservedFull
+	switch {
+	case touched:
+		want = ObservedTimesOnly
+	case cmd.touched != nil:
+		want = ObservedChanged
+	}
+	if o.Path != want {
+		t.Fatalf("observation path %q, want %q", o.Path, want)
+	}
+	return o, touched
 }
 
 func (p *twoProcesses) field(t *testing.T, cid, field string) string {

@@ -82,7 +82,23 @@ type Observation struct {
 	Changed bool
 	// WasOptedOut is the consent before this message.
 	WasOptedOut bool
+	// Path says how the observation ran: ObservedTimesOnly, ObservedFull
+	// or ObservedChanged.
+	Path string
 }
+
+// How an observation ran (Observation.Path; the label of
+// kefu_contact_observations_total).
+const (
+	// ObservedTimesOnly: the process remembered the contact and only its
+	// times moved (touchScript).
+	ObservedTimesOnly = "times_only"
+	// ObservedFull: the full observation script ran.
+	ObservedFull = "full"
+	// ObservedChanged: the remembered contact had changed, so the full
+	// observation ran in a second round trip.
+	ObservedChanged = "changed"
+)
 
 // Observe records an inbound message from a customer in one round trip: it
 // finds or creates the sender's contact (linking OA and mini-program through
@@ -200,13 +216,17 @@ func (o *ObserveCmd) Result(ctx context.Context) (*Observation, error) {
 		if err == nil && n == 1 {
 			c := copyContact(o.touched.contact)
 			c.LastSeen, c.LastInbound = msInt(o.now), msInt(o.now)
-			return &Observation{Contact: c, Action: OptNone, WasOptedOut: c.OptedOut}, nil
+			return &Observation{Contact: c, Action: OptNone, WasOptedOut: c.OptedOut, Path: ObservedTimesOnly}, nil
 		}
 		if err != nil && !IsNoScript(err) {
 			return nil, fmt.Errorf("observing contact: %w", err)
 		}
 		// The contact changed (or Redis forgot the script): observe in full.
-		return o.again(ctx)
+		obs, err := o.again(ctx)
+		if obs != nil {
+			obs.Path = ObservedChanged
+		}
+		return obs, err
 	}
 	res, err := o.cmd.Slice()
 	if IsNoScript(err) {
@@ -224,7 +244,7 @@ func (o *ObserveCmd) Result(ctx context.Context) (*Observation, error) {
 	}
 	o.remember(c)
 	return &Observation{Contact: c, Created: res[1] == int64(1), Action: o.action, Changed: res[2] == int64(1),
-		WasOptedOut: res[3] == int64(1)}, nil
+		WasOptedOut: res[3] == int64(1), Path: ObservedFull}, nil
 }
 
 // again runs the full observation on its own, sending the script's source

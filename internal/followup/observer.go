@@ -5,6 +5,7 @@ import (
 
 	"github.com/kefu-gateway/kefu/adapters/message"
 	"github.com/kefu-gateway/kefu/internal/contacts"
+	"github.com/kefu-gateway/kefu/internal/metrics"
 	"github.com/kefu-gateway/kefu/router"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
@@ -19,6 +20,8 @@ import (
 type Observer struct {
 	Contacts *contacts.Store
 	Log      *zap.Logger
+	// Metrics, when set, counts the observations by path.
+	Metrics *metrics.Metrics
 }
 
 var _ router.ContactObserver = (*Observer)(nil)
@@ -33,6 +36,9 @@ func (o *Observer) ObservePipe(ctx context.Context, pipe redis.Pipeliner, msg me
 		obs, err := cmd.Result(ctx)
 		if err != nil {
 			return router.ContactView{}, err
+		}
+		if o.Metrics != nil {
+			o.Metrics.ContactObservations.WithLabelValues(obs.Path).Inc()
 		}
 		reply, take := OptOutReply(o.Contacts.Config().OptOut, obs)
 		if take && o.Log != nil {

@@ -27,6 +27,9 @@ type Metrics struct {
 	Duplicates *prometheus.CounterVec
 	// RedisRoundTrips counts network round trips to Redis (a pipeline is one).
 	RedisRoundTrips prometheus.Counter
+	// ContactObservations counts the router's observations of customers'
+	// contacts by how they ran (contacts.ObservedTimesOnly ...).
+	ContactObservations *prometheus.CounterVec
 }
 
 // New registers kefu's collectors, plus Go runtime and process collectors, on
@@ -55,8 +58,12 @@ func New() *Metrics {
 		RedisRoundTrips: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "kefu_redis_roundtrips_total", Help: "Network round trips to Redis (a pipeline counts once).",
 		}),
+		ContactObservations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kefu_contact_observations_total",
+			Help: "Contact observations of inbound messages: times_only (a remembered contact), full, or changed (a remembered contact had changed, so a second round trip).",
+		}, []string{"path"}),
 	}
-	r.MustRegister(m.MessagesIn, m.MessagesOut, m.HandleSeconds, m.Errors, m.Duplicates, m.RedisRoundTrips,
+	r.MustRegister(m.MessagesIn, m.MessagesOut, m.HandleSeconds, m.Errors, m.Duplicates, m.RedisRoundTrips, m.ContactObservations,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
