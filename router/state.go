@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/kefu-gateway/kefu/adapters/message"
+	"github.com/kefu-gateway/kefu/flows"
 	"github.com/kefu-gateway/kefu/internal/store"
 	"github.com/kefu-gateway/kefu/workers"
 	"github.com/redis/go-redis/v9"
@@ -134,6 +135,27 @@ if #out > 1 then redis.call('PEXPIRE', KEYS[2], ARGV[5]) end
 return out
 `)
 
+// encodeState encodes conv for the commit. A state that cannot be encoded
+// (a value JSON has no form for) would fail this turn and every later one
+// of the customer, each retry included: instead the flow position and the
+// components' state are dropped, with an error logged, and the customer
+// starts over while the turn's replies still go out.
+func (r *Router) encodeState(conv *Conversation) ([]byte, error) {
+	state, err := json.Marshal(conv)
+	if err == nil {
+		return state, nil
+	}
+	r.metrics.Errors.WithLabelValues("router").Inc()
+	r.log.Error("conversation state cannot be encoded; resetting its flow", zap.String("conversation", conv.ID),
+		zap.String("flow", conv.Flow.Flow), zap.Error(err))
+	conv.Flow, conv.Ext = flows.State{}, nil
+	state, err = json.Marshal(conv)
+	if err != nil {
+		return nil, fmt.Errorf("encoding conversation state: %w", err)
+	}
+	return state, nil
+}
+
 var (
 	errConflict   = errors.New("conversation changed during the turn")
 	errHumanOwned = errors.New("a human owns the conversation")
@@ -159,9 +181,9 @@ type commitOptions struct {
 // commit saves conv and appends entries to the transcript, returning their
 // ids and, when opts.numberOutbound is set, the replies' outbound number.
 func (r *Router) commit(ctx context.Context, conv *Conversation, opts commitOptions, entries []message.Message) (ids []string, seq int64, err error) {
-	state, err := json.Marshal(conv)
+	state, err := r.encodeState(conv)
 	if err != nil {
-		return nil, 0, fmt.Errorf("encoding conversation state: %w", err)
+		return nil, 0, err
 	}
 	args := make([]any, 0, 10+len(entries))
 	channel := ""
