@@ -212,7 +212,7 @@ func (r *Router) commit(ctx context.Context, conv *Conversation, opts commitOpti
 		return nil, 0, fmt.Errorf("committing turn: %w", err)
 	}
 	res, err := cmd.Result()
-	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+	if store.IsNoScript(err) {
 		res, err = commitScript.Eval(ctx, r.rdb, keys, args...).Result()
 	}
 	if err != nil {

@@ -65,14 +65,6 @@ func (r *recentContacts) put(ik string, rc *recentContact) {
 	r.m[ik] = rc
 }
 
-// forget drops ik (its observation failed, or the contact changed in a
-// way the remembered record cannot follow).
-func (r *recentContacts) forget(ik string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	delete(r.m, ik)
-}
-
 // refresh replaces what is remembered of c's identities with c as an
 // update or link script returned it (a full read, with identities), so a
 // flow that tags the customer does not cost the next message a full
@@ -81,32 +73,34 @@ func (r *recentContacts) refresh(c *Contact) {
 	if c == nil {
 		return
 	}
-	lite := liteContact(c)
+	remembered := copyContact(c)
 	for _, id := range c.Identities {
-		ik := id.Key()
-		old := r.get(ik)
-		if old == nil || old.contact.ID != c.ID {
-			continue
+		if old := r.get(id.Key()); old != nil && old.contact.ID == c.ID {
+			r.put(id.Key(), rememberIdentity(c.version, id, remembered))
 		}
-		rc := &recentContact{version: c.version, conversationID: id.ConversationID, metaKnown: true, contact: lite}
-		if len(id.Meta) > 0 {
-			b, _ := json.Marshal(id.Meta)
-			rc.meta = string(b)
-		}
-		r.put(ik, rc)
 	}
 }
 
-// liteContact is c without identities and notes, as the router's
-// observation reads it.
-func liteContact(c *Contact) *Contact {
-	l := *c
-	l.Identities, l.Notes = []Identity{}, []Note{}
-	return &l
+// rememberIdentity is what a read of the contact c at version says of its
+// identity id.
+func rememberIdentity(version string, id Identity, c *Contact) *recentContact {
+	return &recentContact{version: version, conversationID: id.ConversationID, meta: metaJSON(id.Meta), metaKnown: true, contact: c}
 }
 
-// copyContact returns a copy of a remembered contact whose maps and slices
-// the caller may change.
+// metaJSON is routing meta as observeScript takes it and identity records
+// hold it: a JSON object, or "" for none.
+func metaJSON(meta map[string]string) string {
+	if len(meta) == 0 {
+		return ""
+	}
+	b, _ := json.Marshal(meta) // a map of strings always encodes
+	return string(b)
+}
+
+// copyContact returns c without identities and notes (what the router's
+// observation reads), with maps and slices of its own: the copy remembered
+// shares nothing with the contact the caller got, and each hit hands out
+// another copy.
 func copyContact(c *Contact) *Contact {
 	out := *c
 	out.Attributes = maps.Clone(c.Attributes)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/kefu-gateway/kefu/internal/store"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -176,7 +177,7 @@ func (s *Store) GetEach(ctx context.Context, ids []string) ([]*Contact, error) {
 		return cmds, err
 	}
 	cmds, err := run()
-	if IsNoScript(err) {
+	if store.IsNoScript(err) {
 		if err := readScript.Load(ctx, s.rdb).Err(); err != nil {
 			return nil, fmt.Errorf("loading contact script: %w", err)
 		}

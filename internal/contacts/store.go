@@ -150,10 +150,9 @@ func (s *Store) observe(ctx context.Context, c redis.Scripter, msg message.Messa
 	if msg.IsCustomer() && msg.Kind == message.KindText {
 		o.action = s.cfg.OptOut.Classify(msg.Text)
 	}
-	if len(msg.Meta) > 0 && len(msg.Meta) <= 16 {
-		b, err := json.Marshal(msg.Meta)
-		if err == nil && len(b) <= 2048 {
-			o.meta = string(b)
+	if len(msg.Meta) <= 16 {
+		if meta := metaJSON(msg.Meta); len(meta) <= 2048 {
+			o.meta = meta
 		}
 	}
 	keys := []string{s.keys.Slot()}
@@ -200,28 +199,23 @@ func (o *ObserveCmd) onlyTimesChange(rc *recentContact) bool {
 		(m.From.UnionID == "" || m.From.UnionID == rc.contact.UnionID)
 }
 
-// IsNoScript reports whether err says Redis no longer had the script
-// (restarted or flushed).
-func IsNoScript(err error) bool { return err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") }
-
 // Result decodes the observation after the pipeline ran. When Redis had
 // lost the script, or the remembered contact changed, it observes again in
 // a round trip of its own (ctx bounds it).
 func (o *ObserveCmd) Result(ctx context.Context) (*Observation, error) {
 	if o.touched != nil {
-		n, err := o.cmd.Int64()
-		if IsNoScript(err) {
-			_ = touchScript.Load(ctx, o.s.rdb).Err()
-		}
-		if err == nil && n == 1 {
+		switch n, err := o.cmd.Int64(); {
+		case err == nil && n == 1:
 			c := copyContact(o.touched.contact)
 			c.LastSeen, c.LastInbound = msInt(o.now), msInt(o.now)
 			return &Observation{Contact: c, Action: OptNone, WasOptedOut: c.OptedOut, Path: ObservedTimesOnly}, nil
-		}
-		if err != nil && !IsNoScript(err) {
+		case store.IsNoScript(err):
+			_ = touchScript.Load(ctx, o.s.rdb).Err()
+			return o.again(ctx)
+		case err != nil:
 			return nil, fmt.Errorf("observing contact: %w", err)
 		}
-		// The contact changed (or Redis forgot the script): observe in full.
+		// The remembered contact changed: observe in full.
 		obs, err := o.again(ctx)
 		if obs != nil {
 			obs.Path = ObservedChanged
@@ -229,7 +223,7 @@ func (o *ObserveCmd) Result(ctx context.Context) (*Observation, error) {
 		return obs, err
 	}
 	res, err := o.cmd.Slice()
-	if IsNoScript(err) {
+	if store.IsNoScript(err) {
 		return o.again(ctx)
 	}
 	if err != nil {
@@ -258,20 +252,18 @@ func (o *ObserveCmd) again(ctx context.Context) (*Observation, error) {
 }
 
 // remember keeps what a full observation of a customer message found, for
-// the identity's next message (see recentContacts).
+// the identity's next message (see recentContacts). The identity's record
+// holds the message's conversation, and its meta when the message had any
+// (else the record's, known only from a read with identities).
 func (o *ObserveCmd) remember(c *Contact) {
 	if !o.msg.IsCustomer() || o.msg.ConversationID == "" {
 		return
 	}
 	rc := &recentContact{version: c.version, conversationID: o.msg.ConversationID, meta: o.meta, metaKnown: o.meta != "",
-		contact: liteContact(c)}
+		contact: copyContact(c)}
 	for _, id := range c.Identities {
 		if id.Key() == o.ik {
-			rc.meta, rc.metaKnown = "", true
-			if len(id.Meta) > 0 {
-				b, _ := json.Marshal(id.Meta)
-				rc.meta = string(b)
-			}
+			rc = rememberIdentity(c.version, id, rc.contact)
 		}
 	}
 	o.s.remembered.put(o.ik, rc)

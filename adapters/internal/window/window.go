@@ -201,7 +201,7 @@ func (t *Tracker) armCmds(ctx context.Context, arms []Arming) ([]*redis.Cmd, red
 // the first use since Redis started (NOSCRIPT) it loads the script and
 // sends the grants again.
 func (t *Tracker) settle(ctx context.Context, arms []Arming, cmds []*redis.Cmd) []error {
-	if err := cmds[0].Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+	if err := cmds[0].Err(); store.IsNoScript(err) {
 		if err := armScript.Load(ctx, t.rdb).Err(); err != nil {
 			return armFailed(len(arms), err)
 		}
