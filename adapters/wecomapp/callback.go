@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/kefu-gateway/kefu/adapters/internal/wxcrypto"
@@ -88,11 +87,7 @@ func (a *Account) openRequest(q wxcrypto.Query, body []byte) (message.Message, e
 }
 
 func parseQuery(c *fiber.Ctx) (wxcrypto.Query, error) {
-	v, err := url.ParseQuery(string(c.Request().URI().QueryString()))
-	if err != nil {
-		return wxcrypto.Query{}, fmt.Errorf("%w: query string: %v", wxcrypto.ErrMalformedParam, err)
-	}
-	return wxcrypto.ParseQuery(v)
+	return wxcrypto.ParseRawQuery(string(c.Request().URI().QueryString()))
 }
 
 // refuse answers a request that cannot be processed: 401 for requests that

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -114,11 +113,7 @@ func (a *Account) announce(ctx context.Context, kf, token string) error {
 }
 
 func parseQuery(c *fiber.Ctx) (wxcrypto.Query, error) {
-	v, err := url.ParseQuery(string(c.Request().URI().QueryString()))
-	if err != nil {
-		return wxcrypto.Query{}, fmt.Errorf("%w: query string: %v", wxcrypto.ErrMalformedParam, err)
-	}
-	return wxcrypto.ParseQuery(v)
+	return wxcrypto.ParseRawQuery(string(c.Request().URI().QueryString()))
 }
 
 // refuse answers a request that cannot be processed: 401 for requests that

@@ -50,6 +50,16 @@ func (q Query) Encrypted() bool {
 // into '+'.
 func ParseQuery(v url.Values) (Query, error) { return ParseQueryFrom(v.Get) }
 
+// ParseRawQuery is ParseQuery on a URL's raw query string, refusing one
+// that does not decode (ErrMalformedParam).
+func ParseRawQuery(raw string) (Query, error) {
+	v, err := url.ParseQuery(raw)
+	if err != nil {
+		return Query{}, fmt.Errorf("%w: query string: %v", ErrMalformedParam, err)
+	}
+	return ParseQuery(v)
+}
+
 // ParseQueryFrom is ParseQuery reading each parameter's first decoded value
 // through get, so a server can read its own parsed query (fasthttp's
 // arguments) without copying it into url.Values first.

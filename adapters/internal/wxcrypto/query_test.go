@@ -2,7 +2,6 @@ package wxcrypto
 
 import (
 	"errors"
-	"net/url"
 	"strings"
 	"testing"
 )
@@ -27,16 +26,13 @@ func TestParseQuery(t *testing.T) {
 		{"non-hex signature", "signature=" + strings.Repeat("z", 40) + "&timestamp=1&nonce=2", ErrMalformedParam, false},
 		{"huge nonce", "signature=" + sig + "&timestamp=1&nonce=" + strings.Repeat("9", 300), ErrTooLarge, false},
 		{"huge echostr", "signature=" + sig + "&timestamp=1&nonce=2&echostr=" + strings.Repeat("A", 5000), ErrTooLarge, false},
+		{"undecodable", "signature=" + sig + "&timestamp=1&nonce=%zz", ErrMalformedParam, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			v, err := url.ParseQuery(tt.raw)
-			if err != nil {
-				t.Fatal(err)
-			}
-			q, err := ParseQuery(v)
+			q, err := ParseRawQuery(tt.raw)
 			if !errors.Is(err, tt.want) || (tt.want == nil) != (err == nil) {
-				t.Fatalf("ParseQuery = %v, want %v", err, tt.want)
+				t.Fatalf("ParseRawQuery = %v, want %v", err, tt.want)
 			}
 			if err == nil && q.Encrypted() != tt.enc {
 				t.Fatalf("Encrypted = %v, want %v", q.Encrypted(), tt.enc)
