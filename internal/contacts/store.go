@@ -142,7 +142,10 @@ func (s *Store) ObservePipe(ctx context.Context, pipe redis.Pipeliner, msg messa
 	return s.observe(ctx, pipe, msg, true)
 }
 
-func (s *Store) observe(ctx context.Context, c redis.Scripter, msg message.Message, pipelined bool) (*ObserveCmd, error) {
+// newObserveCmd is msg's observation before anything is queued: the
+// sender's identity key, the consent keyword and the routing meta it
+// carries.
+func (s *Store) newObserveCmd(msg message.Message) (*ObserveCmd, error) {
 	if msg.Channel == "" || msg.Account == "" || msg.From.ID == "" {
 		return nil, errors.New("observing message: channel, account and sender id are required")
 	}
@@ -154,6 +157,36 @@ func (s *Store) observe(ctx context.Context, c redis.Scripter, msg message.Messa
 		if meta := metaJSON(msg.Meta); len(meta) <= 2048 {
 			o.meta = meta
 		}
+	}
+	return o, nil
+}
+
+// Recall is what ObservePipe would find for msg, known without asking
+// Redis: the contact this process remembers for the sender, when msg
+// changes nothing but its times (the observation then only moves them).
+// It holds as long as the contact hash at key still exists and its field
+// reads value; a turn that commits only under that condition (router's
+// one-trip turns) sees the contact as a full observation would. ok is
+// false when nothing is remembered or msg changes more than the times.
+func (s *Store) Recall(msg message.Message) (c *Contact, key, field, value string, ok bool) {
+	o, err := s.newObserveCmd(msg)
+	if err != nil {
+		return nil, "", "", "", false
+	}
+	rc := s.remembered.get(o.ik)
+	if rc == nil || !o.onlyTimesChange(rc) {
+		return nil, "", "", "", false
+	}
+	c = copyContact(rc.contact)
+	now := msInt(s.clock.Now().UnixMilli())
+	c.LastSeen, c.LastInbound = now, now
+	return c, s.keys.Contact(rc.contact.ID), "pv", rc.version, true
+}
+
+func (s *Store) observe(ctx context.Context, c redis.Scripter, msg message.Message, pipelined bool) (*ObserveCmd, error) {
+	o, err := s.newObserveCmd(msg)
+	if err != nil {
+		return nil, err
 	}
 	keys := []string{s.keys.Slot()}
 	if !pipelined {
