@@ -71,3 +71,18 @@ func (r *Runner) Run(ctx context.Context, st State, in Input) Result {
 	res.Actions, res.Warnings, res.Handled = actions, warnings, handled
 	return res
 }
+
+// RunPure is Run for a turn that must not do I/O: when the engine's answer
+// needs no HTTP step it returns the same Result as Run would and true;
+// when it needs one it returns false, and the caller runs the turn again
+// with Run (the engine is pure: stepping it twice changes nothing).
+func (r *Runner) RunPure(st State, in Input) (Result, bool) {
+	res := r.Engine.Step(st, in)
+	if res.AwaitHTTP != nil {
+		return Result{}, false
+	}
+	for _, w := range res.Warnings {
+		r.Log.Warn("flow warning", zap.String("flow", res.State.Flow), zap.String("warning", w))
+	}
+	return res, true
+}

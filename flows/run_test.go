@@ -176,3 +176,36 @@ func TestHTTPClient(t *testing.T) {
 		t.Fatalf("refused: %+v", resp)
 	}
 }
+
+// TestRunPureAnswersWithoutIOOrDeclines: a keyword answered by say steps
+// comes out as Run gives it; a flow that needs an HTTP step is declined
+// without the call being made.
+func TestRunPureAnswersWithoutIOOrDeclines(t *testing.T) {
+	set := flowset.Load(t, `
+flows:
+  - id: hi
+    triggers: { keywords: [hi] }
+    steps:
+      - say: hello
+  - id: h
+    triggers: { keywords: [h] }
+    steps:
+      - http: { url: "http://x.test/" }
+      - say: done
+`)
+	doer := &countingDoer{}
+	runner := flows.NewRunner(flows.NewEngine(set), doer, nil)
+	in := flows.Input{Kind: flows.InputText, Text: "hi", Now: now}
+	pure, ok := runner.RunPure(flows.State{}, in)
+	run := runner.Run(context.Background(), flows.State{}, in)
+	if !ok || sayTexts(pure) != "hello" || sayTexts(pure) != sayTexts(run) || pure.Handled != run.Handled || pure.State.Flow != run.State.Flow {
+		t.Fatalf("pure %+v ok=%v, run %+v", pure, ok, run)
+	}
+	in.Text = "h"
+	if res, ok := runner.RunPure(flows.State{}, in); ok || len(res.Actions) != 0 || doer.calls.Load() != 0 {
+		t.Fatalf("an HTTP step ran purely: ok=%v res=%+v calls=%d", ok, res, doer.calls.Load())
+	}
+	if res := runner.Run(context.Background(), flows.State{}, in); sayTexts(res) != "done" || doer.calls.Load() != 1 {
+		t.Fatalf("Run after a declined RunPure: says %q, calls %d", sayTexts(res), doer.calls.Load())
+	}
+}

@@ -38,7 +38,12 @@ func (s *Service) Intercept(ctx context.Context, msg message.Message) (bool, err
 // router's burst merging: every line an agent types is a message for the
 // customer (or a command) on its own, and a rating must reach Intercept.
 // It implements router.BurstExempter and does no I/O.
-func (s *Service) ExemptFromBurst(msg message.Message) bool {
+func (s *Service) ExemptFromBurst(msg message.Message) bool { return s.MayIntercept(msg) }
+
+// MayIntercept reports whether Intercept may take msg: an agent's message
+// or a rating answer. It implements router.InterceptPredictor and does no
+// I/O.
+func (s *Service) MayIntercept(msg message.Message) bool {
 	if msg.Channel == s.cfg.AgentChannel && s.byUser[msg.Account+"\x00"+msg.From.ID] != nil {
 		return true
 	}

@@ -140,7 +140,12 @@ func addSlot(t *testing.T, e *env, user, k, v string) {
 	fl["slots"] = map[string]any{k: v}
 	st["flow"] = fl
 	b, _ := json.Marshal(st)
-	if err := e.db.Client.HSet(context.Background(), key, "d", b).Err(); err != nil {
+	// As a commit does, the version moves with the state: a process that
+	// answers from the state it committed last must see it changed.
+	pipe := e.db.Client.TxPipeline()
+	pipe.HSet(context.Background(), key, "d", b)
+	pipe.HIncrBy(context.Background(), key, "v", 1)
+	if _, err := pipe.Exec(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 }

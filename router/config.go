@@ -25,6 +25,11 @@ type Config struct {
 	FallbackText string `yaml:"fallback_text"`
 	// UnsupportedText answers messages kefu cannot read (stickers, files ...).
 	UnsupportedText string `yaml:"unsupported_text"`
+
+	// TwoTrips sends every turn through the two-trip path, never the
+	// one-trip one (see Router.oneTrip); not a configuration key: tests
+	// compare the two paths with it.
+	TwoTrips bool `yaml:"-"`
 }
 
 // Defaults returns the router defaults.

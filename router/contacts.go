@@ -31,3 +31,20 @@ type ContactView struct {
 
 // SetContacts installs the contact observer. Call before accepting messages.
 func (r *Router) SetContacts(c ContactObserver) { r.contacts = c }
+
+// ContactRecaller is implemented by contact observers that can tell,
+// without asking Redis, what the observation of a message will find: the
+// router then answers the message in one round trip (see oneTrip), its
+// commit conditional on the Guard.
+type ContactRecaller interface {
+	// Recall returns the view ObservePipe would give for msg and the
+	// condition under which it still holds; ok is false when the
+	// observation must run before the turn.
+	Recall(msg message.Message) (view ContactView, guard Guard, ok bool)
+}
+
+// Guard is a condition a one-trip commit checks in the same script: the
+// hash at Key exists and its Field reads Value ("" = absent).
+type Guard struct {
+	Key, Field, Value string
+}

@@ -24,6 +24,15 @@ type BurstExempter interface {
 	ExemptFromBurst(msg message.Message) bool
 }
 
+// InterceptPredictor is implemented by interceptors that can tell, cheaply
+// and without I/O, which messages they may take. The router answers a
+// message in one round trip (see oneTrip) only when no interceptor may
+// take it: it runs no interceptor then. Every message passes an
+// interceptor without it through the two-trip path.
+type InterceptPredictor interface {
+	MayIntercept(msg message.Message) bool
+}
+
 // OwnedHandler receives inbound messages of conversations a human owns
 // (Conversation.Owner is set), after they are recorded in the transcript.
 // The bot never answers such messages; the handler relays them to the

@@ -24,28 +24,41 @@ type effect struct {
 // again on a fresh conv when the commit finds the conversation changed, so
 // it has no effects outside conv and its return values: anything else is
 // returned as effects, carried out after the commit.
-func (r *Router) respond(ctx context.Context, conv *Conversation, msg message.Message, caps adapters.Capabilities) ([]message.Message, []effect) {
+//
+// pure asks for an answer that needs no I/O (a one-trip turn, see
+// oneTrip): when a flow's HTTP step or the fallback (knowledge base,
+// intents, LLM) would be needed, respond stops and ok is false; conv is
+// then partly updated and must be dropped.
+func (r *Router) respond(ctx context.Context, conv *Conversation, msg message.Message, caps adapters.Capabilities, pure bool) (replies []message.Message, effects []effect, ok bool) {
 	noteCustomer(conv, msg)
 	if !conv.BotOwned() {
 		// A human owns the conversation: the bot stays silent and the
 		// handoff component relays the message.
-		return nil, []effect{{owned: true}}
+		return nil, []effect{{owned: true}}, true
 	}
 	in, ok := flowInput(msg)
 	if !ok {
-		return []message.Message{r.reply(msg, r.cfg.UnsupportedText, nil)}, nil
+		return []message.Message{r.reply(msg, r.cfg.UnsupportedText, nil)}, nil, true
 	}
-	res := r.runFlow(ctx, conv, in, caps)
+	res, ok := r.stepFlow(ctx, conv, in, caps, pure)
+	if !ok {
+		return nil, nil, false
+	}
 	if res.Handled {
 		conv.Misses = 0
-		return r.perform(msg, res.Actions)
+		replies, effects = r.perform(msg, res.Actions)
+		return replies, effects, true
 	}
 	if in.Kind == flows.InputEvent {
 		// Events nobody configured an answer for (an unfollow, a menu view)
 		// get none.
-		return nil, nil
+		return nil, nil, true
 	}
-	return r.fallback(ctx, conv, msg, caps, in)
+	if pure {
+		return nil, nil, false
+	}
+	replies, effects = r.fallback(ctx, conv, msg, caps, in)
+	return replies, effects, true
 }
 
 func noteCustomer(conv *Conversation, msg message.Message) {
@@ -65,6 +78,13 @@ func noteCustomer(conv *Conversation, msg message.Message) {
 
 // runFlow runs the engine (with its HTTP steps) on conv's flow state.
 func (r *Router) runFlow(ctx context.Context, conv *Conversation, in flows.Input, caps adapters.Capabilities) flows.Result {
+	res, _ := r.stepFlow(ctx, conv, in, caps, false)
+	return res
+}
+
+// stepFlow is runFlow, or with pure set the engine alone: ok is false,
+// and conv unchanged, when the flow needs an HTTP step.
+func (r *Router) stepFlow(ctx context.Context, conv *Conversation, in flows.Input, caps adapters.Capabilities, pure bool) (flows.Result, bool) {
 	in.Buttons = caps.Buttons
 	in.Vars = r.flowVars()
 	if in.Now.IsZero() {
@@ -77,12 +97,20 @@ func (r *Router) runFlow(ctx context.Context, conv *Conversation, in flows.Input
 	if in.Contact.Name == "" {
 		in.Contact.Name = conv.Customer.Name
 	}
-	res := r.runner.Run(ctx, conv.Flow, in)
+	var res flows.Result
+	if pure {
+		var ok bool
+		if res, ok = r.runner.RunPure(conv.Flow, in); !ok {
+			return res, false
+		}
+	} else {
+		res = r.runner.Run(ctx, conv.Flow, in)
+	}
 	conv.Flow = res.State
 	for _, w := range res.Warnings {
 		r.log.Warn("flow warning", zap.String("conversation", conv.ID), zap.String("warning", w))
 	}
-	return res
+	return res, true
 }
 
 // flowInput turns an inbound message into the engine's input. Messages with

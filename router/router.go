@@ -93,6 +93,15 @@ type Router struct {
 	locks   convLocks
 	workers turnWorkers
 	wg      sync.WaitGroup
+
+	// states, oneTripGate and oneTrips serve one-trip turns (see oneTrip);
+	// oneTripOK is false on Redis Cluster, where the commit could not
+	// check keys of other slots.
+	states      *oneTripStates
+	oneTripGate *oneTripGate
+	oneTrips    *prometheus.CounterVec
+	oneTripOK   bool
+
 	// base is the parent of every turn's context: turns outlive the HTTP
 	// request that started them, and end with the process.
 	base   context.Context
@@ -114,8 +123,16 @@ func New(cfg Config, d Deps) *Router {
 		Name: "kefu_answers_total",
 		Help: "Answers to text no flow handled, by source (knowledge, knowledge_clarify, intent, llm) or miss reason, and handoffs started after misses.",
 	}, []string{"source"})
+	r.states, r.oneTripGate = newOneTripStates(), &oneTripGate{clock: d.Clock}
+	_, cluster := d.Redis.(*redis.ClusterClient)
+	r.oneTripOK = !cfg.TwoTrips && !cluster
+	r.oneTrips = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "kefu_one_trip_turns_total",
+		Help: "Turns answered before their message was deduplicated, in one Redis round trip, by outcome: committed, duplicate, changed (the state or contact had changed: a second trip), needs_io (the answer needed an HTTP step or the fallback).",
+	}, []string{"outcome"})
 	if d.Metrics != nil {
 		_ = d.Metrics.Registry.Register(r.fallbacks)
+		_ = d.Metrics.Registry.Register(r.oneTrips)
 	}
 	if r.batch = d.Batch; r.batch == nil {
 		r.batch = store.NewBatcher(d.Redis)
@@ -256,17 +273,27 @@ func (r *Router) process(t *turn) {
 		inbound, dedupKey = burst, ""
 		question.Text = mergeText(burst)
 	}
+	// observed is set when a one-trip attempt already observed the
+	// contact (as contact).
+	observed := false
+	if dedupKey != "" {
+		done, obs, view, err := r.oneTrip(ctx, t, dedupKey, start, knownOnce)
+		if err != nil {
+			fail(err)
+			return
+		}
+		if done {
+			return
+		}
+		observed, contact = obs, view
+	}
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
 			dedupKey = ""
 		}
 		var observe *message.Message
-		if attempt == 0 {
-			// The contact keeps the message's routing meta only: the rest
-			// describes this one message.
-			observed := question
-			observed.Meta = t.caps.RoutingMetaOf(question.Meta)
-			observe = &observed
+		if attempt == 0 && !observed {
+			observe = new(observedMessage(question, t))
 		}
 		ld, err := r.load(ctx, t.msg.ConversationID, dedupKey, observe)
 		if err != nil {
@@ -309,7 +336,7 @@ func (r *Router) process(t *turn) {
 				replies = []message.Message{r.reply(question, contact.ConsentReply, nil)}
 			}
 		} else {
-			replies, effects = r.respond(ctx, conv, question, t.caps)
+			replies, effects, _ = r.respond(ctx, conv, question, t.caps, false)
 		}
 		entries := make([]message.Message, 0, len(inbound)+len(replies))
 		entries = append(entries, inbound...)

@@ -55,6 +55,16 @@ flows:
         type: number
         invalid: a number please
       - say: "got {{slots.n}}"
+  - id: lookup
+    triggers: { keywords: [lookup] }
+    steps:
+      - http: { url: "http://127.0.0.1:9/order" }
+        on_error:
+          - say: lookup failed
+  - id: whoami
+    triggers: { keywords: [whoami] }
+    steps:
+      - say: "you are {{contact.name}}"
 `
 
 type env struct {
@@ -420,10 +430,15 @@ func (e *env) secondProcess(t *testing.T, caps string) *router.Router {
 // close when the test ends.
 func newProcess(t testing.TB, db *redistest.DB, keys store.Keys, account, caps string, log *zap.Logger, m *metrics.Metrics) (*router.Router, *adapters.Set) {
 	t.Helper()
+	return newProcessWith(t, router.Defaults(), db, keys, account, caps, log, m)
+}
+
+func newProcessWith(t testing.TB, cfg router.Config, db *redistest.DB, keys store.Keys, account, caps string, log *zap.Logger, m *metrics.Metrics) (*router.Router, *adapters.Set) {
+	t.Helper()
 	fakechannel.Register()
 	set := flowset.Load(t, testFlows)
 	tasks := asynq.NewClientFromRedisClient(db.Client)
-	r := router.New(router.Defaults(), router.Deps{Redis: db.Client, Keys: keys, Log: log, Metrics: m, Engine: flows.NewEngine(set), Tasks: tasks})
+	r := router.New(cfg, router.Deps{Redis: db.Client, Keys: keys, Log: log, Metrics: m, Engine: flows.NewEngine(set), Tasks: tasks})
 	var node yaml.Node
 	if err := yaml.Unmarshal([]byte(fmt.Sprintf("[{id: %s, %s}]", account, caps)), &node); err != nil {
 		t.Fatal(err)

@@ -101,6 +101,12 @@ func (r *Router) load(ctx context.Context, conv, dedupKey string, observe *messa
 // turns even when two processes commit consecutive turns and the first is
 // slower to queue its replies.
 //
+// A one-trip turn (see oneTrip) names its dedup key: it was answered before
+// its message was deduplicated, from the state this process committed
+// last, for a conversation the bot owns with no deferred replies, and with
+// the contact this process remembers (the guard). The script checks each
+// and marks the message seen only when it commits.
+//
 //	KEYS: 1 conversation hash, 2 transcript stream, 3 pending list,
 //	      and only when numbering: 4 outbound counter, 5 outbound done,
 //	      6 outbound skipped
@@ -108,17 +114,27 @@ func (r *Router) load(ctx context.Context, conv, dedupKey string, observe *messa
 //	      5 transcript TTL ms, 6 pub/sub channel, 7 pending delivered count,
 //	      8 bot reply allowed only when owner is empty ("1"/"0"),
 //	      9 number the replies ("1"/"0"), 10 outbound numbering TTL ms,
-//	      11.. message JSON, one per entry
+//	      11 one-trip dedup key ("" = not a one-trip turn), 12 its TTL ms,
+//	      13 guard hash ("" = none), 14 guard field, 15 guard value,
+//	      16.. message JSON, one per entry
 //
 // Returns {outbound number or 0, entry id ...}, or -1 on a version
-// conflict, or -2 when bot replies are refused because a human owns the
-// conversation.
+// conflict, -2 when bot replies are refused because a human owns the
+// conversation; for a one-trip turn also -3 when the message was seen
+// before, -4 when the guard fails and -5 when replies are deferred. A
+// refusal writes nothing.
 var commitScript = redis.NewScript(workers.NextOutboundNumberLua + `
-local v = redis.call('HGET', KEYS[1], 'v')
-if (v or '0') ~= ARGV[1] then return -1 end
-if ARGV[8] == '1' then
-  local o = redis.call('HGET', KEYS[1], 'o')
-  if o and o ~= '' then return -2 end
+local oneTrip = ARGV[11] ~= ''
+if oneTrip and redis.call('EXISTS', ARGV[11]) == 1 then return -3 end
+local h = redis.call('HMGET', KEYS[1], 'v', 'o')
+if (h[1] or '0') ~= ARGV[1] then return -1 end
+if h[2] and h[2] ~= '' and (oneTrip or ARGV[8] == '1') then return -2 end
+if oneTrip then
+  if redis.call('LLEN', KEYS[3]) > 0 then return -5 end
+  if ARGV[13] ~= '' and (redis.call('EXISTS', ARGV[13]) == 0 or (redis.call('HGET', ARGV[13], ARGV[14]) or '') ~= ARGV[15]) then
+    return -4
+  end
+  redis.call('SET', ARGV[11], '1', 'PX', ARGV[12])
 end
 redis.call('HSET', KEYS[1], 'v', tonumber(ARGV[1]) + 1, 'd', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
@@ -126,7 +142,7 @@ local n = tonumber(ARGV[7])
 if n > 0 then redis.call('LTRIM', KEYS[3], n, -1) end
 local out = {0}
 if ARGV[9] == '1' then out[1] = next_outbound_number(KEYS[4], KEYS[5], KEYS[6], ARGV[10]) end
-for i = 11, #ARGV do
+for i = 16, #ARGV do
   local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'm', ARGV[i])
   out[#out + 1] = id
   if ARGV[6] ~= '' then redis.call('PUBLISH', ARGV[6], 'm' .. id .. '\n' .. ARGV[i]) end
@@ -159,6 +175,10 @@ func (r *Router) encodeState(conv *Conversation) ([]byte, error) {
 var (
 	errConflict   = errors.New("conversation changed during the turn")
 	errHumanOwned = errors.New("a human owns the conversation")
+	// The refusals of a one-trip turn's commit besides those two.
+	errSeen           = errors.New("message seen before")
+	errContactChanged = errors.New("contact changed")
+	errDeferred       = errors.New("replies are deferred")
 )
 
 // commitOptions is what a commit does besides saving the state and
@@ -176,16 +196,50 @@ type commitOptions struct {
 	// numberOutbound gives the replies the conversation's next outbound
 	// number: set when they surely go through the active API.
 	numberOutbound bool
+	// oneTrip is set for a turn answered before its message was
+	// deduplicated (see oneTrip): the key that marks the message seen, and
+	// the contact's guard.
+	oneTrip *oneTripCommit
+}
+
+// oneTripCommit is what a one-trip turn's commit checks besides the version.
+type oneTripCommit struct {
+	dedupKey string
+	guard    Guard
 }
 
 // commit saves conv and appends entries to the transcript, returning their
 // ids and, when opts.numberOutbound is set, the replies' outbound number.
 func (r *Router) commit(ctx context.Context, conv *Conversation, opts commitOptions, entries []message.Message) (ids []string, seq int64, err error) {
-	state, err := r.encodeState(conv)
+	pipe := r.rdb.Pipeline()
+	call, err := r.queueCommit(ctx, pipe, conv, opts, entries)
 	if err != nil {
 		return nil, 0, err
 	}
-	args := make([]any, 0, 10+len(entries))
+	if err := r.batch.Exec(ctx, pipe.Cmds()); err != nil {
+		return nil, 0, fmt.Errorf("committing turn: %w", err)
+	}
+	return call.result(ctx)
+}
+
+// commitCall is a commit queued on a pipeline.
+type commitCall struct {
+	r     *Router
+	conv  *Conversation
+	cmd   *redis.Cmd
+	keys  []string
+	args  []any
+	state []byte
+}
+
+// queueCommit queues conv's commit on pipe; read it with result once the
+// pipeline ran.
+func (r *Router) queueCommit(ctx context.Context, pipe redis.Pipeliner, conv *Conversation, opts commitOptions, entries []message.Message) (*commitCall, error) {
+	state, err := r.encodeState(conv)
+	if err != nil {
+		return nil, err
+	}
+	args := make([]any, 0, 15+len(entries))
 	channel := ""
 	if opts.publish {
 		channel = r.keys.ConversationChannel(conv.ID)
@@ -193,10 +247,15 @@ func (r *Router) commit(ctx context.Context, conv *Conversation, opts commitOpti
 	args = append(args, conv.Version, state, r.cfg.StateTTL.Milliseconds(), r.cfg.TranscriptMax,
 		r.cfg.TranscriptTTL.Milliseconds(), channel, opts.pendingDelivered, store.ScriptFlag(opts.botReplies),
 		store.ScriptFlag(opts.numberOutbound), workers.OutboundOrderTTL.Milliseconds())
+	if o := opts.oneTrip; o != nil {
+		args = append(args, o.dedupKey, r.cfg.DedupTTL.Milliseconds(), o.guard.Key, o.guard.Field, o.guard.Value)
+	} else {
+		args = append(args, "", "", "", "", "")
+	}
 	for i := range entries {
 		b, err := json.Marshal(&entries[i])
 		if err != nil {
-			return nil, 0, fmt.Errorf("encoding transcript entry: %w", err)
+			return nil, fmt.Errorf("encoding transcript entry: %w", err)
 		}
 		args = append(args, b)
 	}
@@ -206,22 +265,43 @@ func (r *Router) commit(ctx context.Context, conv *Conversation, opts commitOpti
 	}
 	// The script goes by its hash with the other turns' commands; after a
 	// Redis restart or flush it goes again with its source, which loads it.
-	pipe := r.rdb.Pipeline()
 	cmd := commitScript.EvalSha(ctx, pipe, keys, args...)
-	if err := r.batch.Exec(ctx, pipe.Cmds()); err != nil {
-		return nil, 0, fmt.Errorf("committing turn: %w", err)
+	return &commitCall{r: r, conv: conv, cmd: cmd, keys: keys, args: args, state: state}, nil
+}
+
+// result reads the commit's reply. A committed state is remembered for the
+// conversation's next one-trip turn (see oneTripStates); a refusal other
+// than a retry's forgets what was remembered.
+func (c *commitCall) result(ctx context.Context) (ids []string, seq int64, err error) {
+	ids, seq, err = c.read(ctx)
+	switch {
+	case err == nil && c.conv.BotOwned():
+		c.r.states.put(c.conv.ID, c.conv.Version+1, c.state)
+	case !errors.Is(err, errSeen):
+		c.r.states.drop(c.conv.ID)
 	}
-	res, err := cmd.Result()
+	return ids, seq, err
+}
+
+func (c *commitCall) read(ctx context.Context) (ids []string, seq int64, err error) {
+	res, err := c.cmd.Result()
 	if store.IsNoScript(err) {
-		res, err = commitScript.Eval(ctx, r.rdb, keys, args...).Result()
+		res, err = commitScript.Eval(ctx, c.r.rdb, c.keys, c.args...).Result()
 	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("committing turn: %w", err)
 	}
 	switch v := res.(type) {
 	case int64:
-		if v == -2 {
+		switch v {
+		case -2:
 			return nil, 0, errHumanOwned
+		case -3:
+			return nil, 0, errSeen
+		case -4:
+			return nil, 0, errContactChanged
+		case -5:
+			return nil, 0, errDeferred
 		}
 		return nil, 0, errConflict
 	case []any:

@@ -302,3 +302,52 @@ func TestRememberedContactsAreBounded(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// Recall gives, without Redis, the contact a remembered sender's next
+// observation finds, and a guard that holds exactly while that contact is
+// unchanged in Redis.
+func TestRecallIsGuardedByTheContactsVersion(t *testing.T) {
+	p := newTwoProcesses(t)
+	ctx := context.Background()
+	holds := func(key, field, value string) bool {
+		if p.rdb.Exists(ctx, key).Val() == 0 {
+			return false
+		}
+		v, err := p.rdb.HGet(ctx, key, field).Result()
+		if err != nil && err != redis.Nil {
+			t.Fatal(err)
+		}
+		return v == value
+	}
+	msg := customerText("u1", "你好")
+	if _, _, _, _, ok := p.a.Recall(msg); ok {
+		t.Fatal("recalled a sender never observed")
+	}
+	msg, cid := p.newCustomer(t, "u1")
+	c, key, field, value, ok := p.a.Recall(msg)
+	if !ok || c.ID != cid || !holds(key, field, value) {
+		t.Fatalf("recall after the first observation: %+v %q %q %q %v", c, key, field, value, ok)
+	}
+	if o, touched := observePiped(t, p.a, msg); !touched || o.Contact.ID != c.ID || o.Contact.Name != c.Name {
+		t.Fatalf("the observation after a recall found %+v (touched %v)", o.Contact, touched)
+	}
+
+	// What would change more than the times is not recalled.
+	for name, m := range map[string]message.Message{
+		"opt-out keyword":  customerText("u1", "退订"),
+		"new conversation": func() message.Message { m := msg; m.ConversationID = "elsewhere"; return m }(),
+		"new name":         func() message.Message { m := msg; m.From.Name = "小王"; return m }(),
+	} {
+		if _, _, _, _, ok := p.a.Recall(m); ok {
+			t.Errorf("%s recalled", name)
+		}
+	}
+
+	// Another process changes the contact: the guard no longer holds.
+	if _, err := p.b.Update(ctx, cid, Update{Name: new("王先生")}); err != nil {
+		t.Fatal(err)
+	}
+	if holds(key, field, value) {
+		t.Fatal("the guard holds after another process's update")
+	}
+}

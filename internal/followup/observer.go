@@ -48,3 +48,16 @@ func (o *Observer) ObservePipe(ctx context.Context, pipe redis.Pipeliner, msg me
 		return router.ContactView{Contact: obs.Contact.Flows(), Consent: take, ConsentReply: reply}, nil
 	}, nil
 }
+
+var _ router.ContactRecaller = (*Observer)(nil)
+
+// Recall implements router.ContactRecaller: the contact this process
+// remembers for a sender whose message changes nothing but the times,
+// guarded by its version.
+func (o *Observer) Recall(msg message.Message) (router.ContactView, router.Guard, bool) {
+	c, key, field, value, ok := o.Contacts.Recall(msg)
+	if !ok {
+		return router.ContactView{}, router.Guard{}, false
+	}
+	return router.ContactView{Contact: c.Flows()}, router.Guard{Key: key, Field: field, Value: value}, true
+}

@@ -1,0 +1,153 @@
+package router
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/kefu-gateway/kefu/adapters/message"
+	"go.uber.org/zap"
+)
+
+// oneTrip answers t in a single Redis round trip when it can: from the
+// state this process committed last for the conversation (oneTripStates)
+// and the contact it remembers for the sender (ContactRecaller), it runs
+// the turn first and sends the commit with the contact observation after.
+// The commit script checks what the answer assumed (the message unseen,
+// the version, the bot in charge, no deferred replies, the contact's
+// version) and marks the message seen only when it commits; see
+// commitScript. A two-trip turn sends the dedup mark, observation and load
+// first, and the commit once the answer is known.
+//
+// It tries only what needs no I/O to answer (a flow without HTTP steps,
+// an unsupported kind) and nothing an interceptor may take: a stale guess
+// then costs a flow step, never a second call to a shop's API or an LLM,
+// and a platform's retry never repeats one.
+//
+// done is true when the turn is finished (committed, or a duplicate).
+// Otherwise it continues on the two-trip path; observed is then set when
+// the contact observation already ran (view the contact it found, nil when
+// that failed).
+func (r *Router) oneTrip(ctx context.Context, t *turn, dedupKey string, start time.Time, knownOnce func()) (done, observed bool, view *ContactView, err error) {
+	if !r.oneTripOK || !r.oneTripGate.allow() || !r.noInterceptorWants(t.msg) {
+		return false, false, nil, nil
+	}
+	cached, ok := r.states.get(t.msg.ConversationID)
+	if !ok {
+		return false, false, nil, nil
+	}
+	msg := t.msg
+	var guard Guard
+	if r.contacts != nil && msg.IsCustomer() && msg.From.ID != "" {
+		recaller, ok := r.contacts.(ContactRecaller)
+		if !ok {
+			return false, false, nil, nil
+		}
+		v, g, ok := recaller.Recall(observedMessage(msg, t))
+		if !ok || v.Consent {
+			return false, false, nil, nil
+		}
+		view, guard = &v, g
+	}
+	conv := &Conversation{}
+	if err := json.Unmarshal(cached.state, conv); err != nil {
+		r.states.drop(msg.ConversationID)
+		return false, false, nil, nil
+	}
+	conv.Version = cached.version
+	if view != nil {
+		conv.Contact = view.Contact
+	}
+	replies, effects, ok := r.respond(ctx, conv, msg, t.caps, true)
+	if !ok {
+		r.oneTrips.WithLabelValues("needs_io").Inc()
+		return false, false, nil, nil
+	}
+
+	pipe := r.rdb.Pipeline()
+	entries := append([]message.Message{msg}, replies...)
+	call, err := r.queueCommit(ctx, pipe, conv, commitOptions{
+		botReplies:     hasBotReply(replies),
+		publish:        t.caps.TranscriptDelivery,
+		numberOutbound: len(replies) > 0 && t.repliesGoActive(),
+		oneTrip:        &oneTripCommit{dedupKey: dedupKey, guard: guard},
+	}, entries)
+	if err != nil {
+		return false, false, nil, err
+	}
+	// The observation goes after the commit: a contact changed meanwhile
+	// fails both the guard and the touch, and the latter observes in full.
+	var readContact func() (ContactView, error)
+	if view != nil {
+		if readContact, err = r.contacts.ObservePipe(ctx, pipe, observedMessage(msg, t)); err != nil {
+			readContact = nil
+		}
+	}
+	if err := r.batch.Exec(ctx, pipe.Cmds()); err != nil {
+		return false, false, nil, fmt.Errorf("committing turn: %w", err)
+	}
+	ids, seq, err := call.result(ctx)
+	switch {
+	case err == nil:
+		r.oneTripGate.record(false)
+		r.oneTrips.WithLabelValues("committed").Inc()
+		knownOnce()
+		if readContact != nil {
+			if _, err := readContact(); err != nil {
+				r.log.Warn("observing contact failed", zap.Error(err))
+			}
+		}
+		for i := range replies {
+			replies[i].ID = ids[1+i]
+		}
+		r.metrics.HandleSeconds.WithLabelValues(msg.Channel).Observe(time.Since(start).Seconds())
+		t.finish(conv, r.outbox.render(t.caps, replies), seq)
+		r.runEffects(ctx, conv, msg, effects)
+		return true, false, nil, nil
+	case errors.Is(err, errSeen):
+		r.oneTrips.WithLabelValues("duplicate").Inc()
+		t.dup = true
+		knownOnce()
+		r.metrics.Duplicates.WithLabelValues(msg.Channel).Inc()
+		r.log.Debug("dropping duplicate message", zap.String("channel", msg.Channel), zap.String("id", msg.ID))
+		t.finish(nil, nil, 0)
+		return true, false, nil, nil
+	case errors.Is(err, errConflict), errors.Is(err, errHumanOwned), errors.Is(err, errContactChanged), errors.Is(err, errDeferred):
+		r.oneTripGate.record(true)
+		r.oneTrips.WithLabelValues("changed").Inc()
+	default:
+		// The commit failed without a refusal (say Redis lost the script
+		// and loading it failed): the two-trip path tries again.
+		r.log.Warn("one-trip commit failed", zap.String("conversation", msg.ConversationID), zap.Error(err))
+	}
+	if readContact == nil {
+		return false, false, nil, nil
+	}
+	v, err := readContact()
+	if err != nil {
+		r.log.Warn("observing contact failed", zap.Error(err))
+		return false, true, nil, nil
+	}
+	return false, true, &v, nil
+}
+
+// observedMessage is msg as the contact observation takes it: with the
+// channel's routing meta only, the rest describing this one message.
+func observedMessage(msg message.Message, t *turn) message.Message {
+	msg.Meta = t.caps.RoutingMetaOf(msg.Meta)
+	return msg
+}
+
+// noInterceptorWants reports whether every interceptor says it will not
+// take msg (see InterceptPredictor).
+func (r *Router) noInterceptorWants(msg message.Message) bool {
+	for _, ic := range r.hooks.Interceptors {
+		p, ok := ic.(InterceptPredictor)
+		if !ok || p.MayIntercept(msg) {
+			return false
+		}
+	}
+	return true
+}
