@@ -65,11 +65,15 @@ func (r *Runner) Run(ctx context.Context, st State, in Input) Result {
 		actions = append(actions, res.Actions...)
 		warnings = append(warnings, res.Warnings...)
 	}
-	for _, w := range warnings {
-		r.Log.Warn("flow warning", zap.String("flow", res.State.Flow), zap.String("warning", w))
-	}
+	r.logWarnings(res.State.Flow, warnings)
 	res.Actions, res.Warnings, res.Handled = actions, warnings, handled
 	return res
+}
+
+func (r *Runner) logWarnings(flow string, warnings []string) {
+	for _, w := range warnings {
+		r.Log.Warn("flow warning", zap.String("flow", flow), zap.String("warning", w))
+	}
 }
 
 // RunPure is Run for a turn that must not do I/O: when the engine's answer
@@ -81,8 +85,6 @@ func (r *Runner) RunPure(st State, in Input) (Result, bool) {
 	if res.AwaitHTTP != nil {
 		return Result{}, false
 	}
-	for _, w := range res.Warnings {
-		r.Log.Warn("flow warning", zap.String("flow", res.State.Flow), zap.String("warning", w))
-	}
+	r.logWarnings(res.State.Flow, res.Warnings)
 	return res, true
 }

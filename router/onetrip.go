@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/kefu-gateway/kefu/adapters"
 	"github.com/kefu-gateway/kefu/adapters/message"
 	"go.uber.org/zap"
 )
@@ -39,13 +40,15 @@ func (r *Router) oneTrip(ctx context.Context, t *turn, dedupKey string, start ti
 		return false, false, nil, nil
 	}
 	msg := t.msg
+	var forContact message.Message
 	var guard Guard
 	if r.contacts != nil && msg.IsCustomer() && msg.From.ID != "" {
 		recaller, ok := r.contacts.(ContactRecaller)
 		if !ok {
 			return false, false, nil, nil
 		}
-		v, g, ok := recaller.Recall(observedMessage(msg, t))
+		forContact = observedMessage(msg, t.caps)
+		v, g, ok := recaller.Recall(forContact)
 		if !ok || v.Consent {
 			return false, false, nil, nil
 		}
@@ -81,7 +84,7 @@ func (r *Router) oneTrip(ctx context.Context, t *turn, dedupKey string, start ti
 	// fails both the guard and the touch, and the latter observes in full.
 	var readContact func() (ContactView, error)
 	if view != nil {
-		if readContact, err = r.contacts.ObservePipe(ctx, pipe, observedMessage(msg, t)); err != nil {
+		if readContact, err = r.contacts.ObservePipe(ctx, pipe, forContact); err != nil {
 			readContact = nil
 		}
 	}
@@ -99,20 +102,13 @@ func (r *Router) oneTrip(ctx context.Context, t *turn, dedupKey string, start ti
 				r.log.Warn("observing contact failed", zap.Error(err))
 			}
 		}
-		for i := range replies {
-			replies[i].ID = ids[1+i]
-		}
-		r.metrics.HandleSeconds.WithLabelValues(msg.Channel).Observe(time.Since(start).Seconds())
-		t.finish(conv, r.outbox.render(t.caps, replies), seq)
-		r.runEffects(ctx, conv, msg, effects)
+		r.committed(ctx, t, conv, msg, start, nil, replies, ids[1:], seq, effects)
 		return true, false, nil, nil
 	case errors.Is(err, errSeen):
 		r.oneTrips.WithLabelValues("duplicate").Inc()
 		t.dup = true
 		knownOnce()
-		r.metrics.Duplicates.WithLabelValues(msg.Channel).Inc()
-		r.log.Debug("dropping duplicate message", zap.String("channel", msg.Channel), zap.String("id", msg.ID))
-		t.finish(nil, nil, 0)
+		r.dropDuplicate(t)
 		return true, false, nil, nil
 	case errors.Is(err, errConflict), errors.Is(err, errHumanOwned), errors.Is(err, errContactChanged), errors.Is(err, errDeferred):
 		r.oneTripGate.record(true)
@@ -135,8 +131,8 @@ func (r *Router) oneTrip(ctx context.Context, t *turn, dedupKey string, start ti
 
 // observedMessage is msg as the contact observation takes it: with the
 // channel's routing meta only, the rest describing this one message.
-func observedMessage(msg message.Message, t *turn) message.Message {
-	msg.Meta = t.caps.RoutingMetaOf(msg.Meta)
+func observedMessage(msg message.Message, caps adapters.Capabilities) message.Message {
+	msg.Meta = caps.RoutingMetaOf(msg.Meta)
 	return msg
 }
 

@@ -44,11 +44,7 @@ func (e *env) ask(t *testing.T, id, text string) []string {
 	if !ok {
 		t.Fatalf("no passive answer to %q", text)
 	}
-	var out []string
-	for _, r := range replies {
-		out = append(out, r.Text)
-	}
-	return out
+	return texts(replies)
 }
 
 func (e *env) wantOneTrips(t *testing.T, want map[string]int) {
@@ -89,8 +85,11 @@ func TestOneTripTurns(t *testing.T) {
 	// Another process answers the question meanwhile: this process's state
 	// is stale, and the answer comes from the fresh one.
 	other, _ := newProcess(t, e.db, e.keys, "onetrip", "passive_budget: 2s", zap.NewNop(), metrics.New())
-	replies, _ := other.Accept(ctx, e.msg("m3", "3"))
-	if r, _ := replies.TakePassive(ctx, 2*time.Second); len(r) != 1 || r[0].Text != "got 3" {
+	turn, err := other.Accept(ctx, e.msg("m3", "3"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := turn.TakePassive(ctx, 2*time.Second); len(r) != 1 || r[0].Text != "got 3" {
 		t.Fatalf("other process answered %+v", r)
 	}
 	if got := e.ask(t, "m4", "count"); strings.Join(got, "|") != "how many?" {
@@ -126,10 +125,7 @@ func TestOneTripTurns(t *testing.T) {
 	e.wantOneTrips(t, map[string]int{"committed": 3, "changed": 3})
 
 	// The transcript holds every message once, in order.
-	var got []string
-	for _, m := range e.transcript(t) {
-		got = append(got, m.Text)
-	}
+	got := texts(e.transcript(t))
 	want := "hi|hello there|count|how many?|3|got 3|count|how many?|7|got 7|hi|hello there|hi|hi|hello there|hi|hello there"
 	if strings.Join(got, "|") != want {
 		t.Fatalf("transcript\n got %s\nwant %s", strings.Join(got, "|"), want)
@@ -155,7 +151,6 @@ func TestOneTripLeavesIOToTheTwoTripPath(t *testing.T) {
 // guardedObserver is a contact observer that remembers one contact,
 // guarded by a hash field the test changes as another process would.
 type guardedObserver struct {
-	rdb   redis.UniversalClient
 	key   string
 	mu    sync.Mutex
 	name  string // what a full observation finds
@@ -192,7 +187,7 @@ func (o *guardedObserver) Recall(message.Message) (router.ContactView, router.Gu
 func TestOneTripGuardsTheRememberedContact(t *testing.T) {
 	e := setup(t, "onetripcontact", "passive_budget: 2s")
 	ctx := context.Background()
-	obs := &guardedObserver{rdb: e.db.Client, key: "kefu:test:contact", name: "小王"}
+	obs := &guardedObserver{key: "kefu:test:contact", name: "小王"}
 	e.db.Client.HSet(ctx, obs.key, "pv", "1")
 	e.r.SetContacts(obs)
 

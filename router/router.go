@@ -259,8 +259,7 @@ func (r *Router) process(t *turn) {
 		case dup:
 			t.dup = true
 			knownOnce()
-			r.metrics.Duplicates.WithLabelValues(t.msg.Channel).Inc()
-			t.finish(nil, nil, 0)
+			r.dropDuplicate(t)
 			return
 		case burst == nil:
 			// A later message of the burst answers for this one.
@@ -293,7 +292,7 @@ func (r *Router) process(t *turn) {
 		}
 		var observe *message.Message
 		if attempt == 0 && !observed {
-			observe = new(observedMessage(question, t))
+			observe = new(observedMessage(question, t.caps))
 		}
 		ld, err := r.load(ctx, t.msg.ConversationID, dedupKey, observe)
 		if err != nil {
@@ -308,9 +307,7 @@ func (r *Router) process(t *turn) {
 			}
 		}
 		if ld.duplicate {
-			r.metrics.Duplicates.WithLabelValues(t.msg.Channel).Inc()
-			r.log.Debug("dropping duplicate message", zap.String("channel", t.msg.Channel), zap.String("id", t.msg.ID))
-			t.finish(nil, nil, 0)
+			r.dropDuplicate(t)
 			return
 		}
 		if attempt == 0 && r.intercept(ctx, t) {
@@ -358,15 +355,31 @@ func (r *Router) process(t *turn) {
 			fail(err)
 			return
 		}
-		for i := range replies {
-			replies[i].ID = ids[len(inbound)+i]
-		}
-		out := append(ld.pending, r.outbox.render(t.caps, replies)...)
-		r.metrics.HandleSeconds.WithLabelValues(t.msg.Channel).Observe(time.Since(start).Seconds())
-		t.finish(conv, out, seq)
-		r.runEffects(ctx, conv, question, effects)
+		r.committed(ctx, t, conv, question, start, ld.pending, replies, ids[len(inbound):], seq, effects)
 		return
 	}
+}
+
+// dropDuplicate counts and finishes a turn whose message was seen before.
+func (r *Router) dropDuplicate(t *turn) {
+	r.metrics.Duplicates.WithLabelValues(t.msg.Channel).Inc()
+	r.log.Debug("dropping duplicate message", zap.String("channel", t.msg.Channel), zap.String("id", t.msg.ID))
+	t.finish(nil, nil, 0)
+}
+
+// committed finishes a turn whose commit went through: the replies get
+// their transcript ids (replyIDs, in order), the channel gets the deferred
+// replies the turn delivers and then the new ones, and the turn's effects
+// run.
+func (r *Router) committed(ctx context.Context, t *turn, conv *Conversation, question message.Message, start time.Time,
+	pending, replies []message.Message, replyIDs []string, seq int64, effects []effect) {
+	for i := range replies {
+		replies[i].ID = replyIDs[i]
+	}
+	out := append(pending, r.outbox.render(t.caps, replies)...)
+	r.metrics.HandleSeconds.WithLabelValues(t.msg.Channel).Observe(time.Since(start).Seconds())
+	t.finish(conv, out, seq)
+	r.runEffects(ctx, conv, question, effects)
 }
 
 func hasBotReply(ms []message.Message) bool {
