@@ -1,7 +1,6 @@
 package flows
 
 import (
-	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -186,7 +185,7 @@ func parseNumber(s string) (float64, bool) {
 		return 0, false
 	}
 	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+	if err != nil || !isFinite(f) {
 		return 0, false
 	}
 	return f, true

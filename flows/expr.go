@@ -188,8 +188,11 @@ func jsonValue(v any) any {
 // JSON has no such numbers, so the conversation's state could not be saved
 // and every turn on that path would fail. The slot is left unset instead.
 func finite(f float64) any {
-	if math.IsNaN(f) || math.IsInf(f, 0) {
+	if !isFinite(f) {
 		return nil
 	}
 	return f
 }
+
+// isFinite reports whether JSON can hold f: not NaN, not ±Inf.
+func isFinite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }

@@ -127,9 +127,12 @@ func (a *Account) Account() string { return a.cfg.ID }
 // the OpenAPI both send it); replies are always sent actively; bursts of
 // short texts are merged over merge_window.
 func (a *Account) Capabilities() adapters.Capabilities {
-	return adapters.Capabilities{MaxTextBytes: MaxTextBytes, Markdown: true, MergeWindow: a.cfg.MergeWindow,
-		RoutingMeta: []string{dingmsg.MetaConversationType, dingmsg.MetaConversationID, dingmsg.MetaRobotCode}}
+	return adapters.Capabilities{MaxTextBytes: MaxTextBytes, Markdown: true, MergeWindow: a.cfg.MergeWindow, RoutingMeta: routingMeta}
 }
+
+// routingMeta is the meta a contact keeps to reach the customer again: the
+// conversation and the robot that answers in it.
+var routingMeta = []string{dingmsg.MetaConversationType, dingmsg.MetaConversationID, dingmsg.MetaRobotCode}
 
 // MaxTextBytes splits long replies. DingTalk documents no hard limit for
 // robot text; 5000 bytes keeps a message readable on a phone (a convention).

@@ -3,11 +3,12 @@ package llm
 import (
 	"context"
 	"errors"
-	"math"
 	"net/http"
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/kefu-gateway/kefu/internal/clock"
 )
 
 // attemptInfo carries what the HTTP layer saw of one attempt back to the
@@ -51,13 +52,7 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 		return 0
 	}
 	if secs, err := strconv.ParseInt(v, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
-		switch {
-		case secs <= 0:
-			return 0
-		case secs > int64(math.MaxInt64/time.Second):
-			return math.MaxInt64
-		}
-		return time.Duration(secs) * time.Second
+		return clock.Seconds(secs)
 	}
 	if t, err := http.ParseTime(v); err == nil {
 		if d := t.Sub(now); d > 0 {

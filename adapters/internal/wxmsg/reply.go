@@ -53,19 +53,8 @@ func appendCDATA(b []byte, s string) []byte {
 	start := len(b)
 	b = appendXMLChars(b, s)
 	if bytes.Contains(b[start:], cdataClose) {
-		text := string(b[start:])
-		b = b[:start]
-		for {
-			i := strings.Index(text, "]]>")
-			if i < 0 {
-				break
-			}
-			// End the section after "]]" and start a new one with ">".
-			b = append(b, text[:i+2]...)
-			b = append(b, "]]><![CDATA["...)
-			text = text[i+2:]
-		}
-		b = append(b, text...)
+		// End the section after "]]" and start a new one with ">".
+		b = append(b[:start], strings.ReplaceAll(string(b[start:]), "]]>", "]]]]><![CDATA[>")...)
 	}
 	return append(b, "]]>"...)
 }

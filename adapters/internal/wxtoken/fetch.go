@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/kefu-gateway/kefu/adapters/internal/apiclient"
+	"github.com/kefu-gateway/kefu/internal/clock"
 )
 
 // Token is an access token and how long the platform says it lives.
@@ -43,8 +44,8 @@ func token(value string, seconds int64) (Token, error) {
 	if value == "" {
 		return Token{}, ErrEmptyToken
 	}
-	life := time.Duration(seconds) * time.Second
-	if seconds <= 0 {
+	life := clock.Seconds(seconds)
+	if life <= 0 {
 		life = defaultLifetime
 	}
 	return Token{Value: value, ExpiresIn: life}, nil
