@@ -37,10 +37,21 @@ func (r *Router) SetContacts(c ContactObserver) { r.contacts = c }
 // router then answers the message in one round trip (see oneTrip), its
 // commit conditional on the Guard.
 type ContactRecaller interface {
-	// Recall returns the view ObservePipe would give for msg and the
-	// condition under which it still holds; ok is false when the
-	// observation must run before the turn.
-	Recall(msg message.Message) (view ContactView, guard Guard, ok bool)
+	// Recall returns, for a message that changes nothing but the contact's
+	// times (never a consent keyword), the view the observation will give
+	// and the observation itself; ok is false when the observation must
+	// run before the turn.
+	Recall(msg message.Message) (RecalledContact, bool)
+}
+
+// RecalledContact is a contact observation known before it runs.
+type RecalledContact struct {
+	View ContactView
+	// Guard holds while the view does.
+	Guard Guard
+	// Observe queues the observation on pipe; the function it returns
+	// reads it after the pipeline ran, as ObservePipe's does.
+	Observe func(ctx context.Context, pipe redis.Pipeliner) func() (ContactView, error)
 }
 
 // Guard is a condition a one-trip commit checks in the same script: the

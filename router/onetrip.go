@@ -40,19 +40,17 @@ func (r *Router) oneTrip(ctx context.Context, t *turn, dedupKey string, start ti
 		return false, false, nil, nil
 	}
 	msg := t.msg
-	var forContact message.Message
-	var guard Guard
+	var recalled *RecalledContact
 	if r.contacts != nil && msg.IsCustomer() && msg.From.ID != "" {
 		recaller, ok := r.contacts.(ContactRecaller)
 		if !ok {
 			return false, false, nil, nil
 		}
-		forContact = observedMessage(msg, t.caps)
-		v, g, ok := recaller.Recall(forContact)
-		if !ok || v.Consent {
+		rec, ok := recaller.Recall(observedMessage(msg, t.caps))
+		if !ok {
 			return false, false, nil, nil
 		}
-		view, guard = &v, g
+		recalled = &rec
 	}
 	conv := &Conversation{}
 	if err := json.Unmarshal(cached.state, conv); err != nil {
@@ -60,8 +58,9 @@ func (r *Router) oneTrip(ctx context.Context, t *turn, dedupKey string, start ti
 		return false, false, nil, nil
 	}
 	conv.Version = cached.version
-	if view != nil {
-		conv.Contact = view.Contact
+	var guard Guard
+	if recalled != nil {
+		conv.Contact, guard = recalled.View.Contact, recalled.Guard
 	}
 	replies, effects, ok := r.respond(ctx, conv, msg, t.caps, true)
 	if !ok {
@@ -83,10 +82,8 @@ func (r *Router) oneTrip(ctx context.Context, t *turn, dedupKey string, start ti
 	// The observation goes after the commit: a contact changed meanwhile
 	// fails both the guard and the touch, and the latter observes in full.
 	var readContact func() (ContactView, error)
-	if view != nil {
-		if readContact, err = r.contacts.ObservePipe(ctx, pipe, forContact); err != nil {
-			readContact = nil
-		}
+	if recalled != nil {
+		readContact = recalled.Observe(ctx, pipe)
 	}
 	if err := r.batch.Exec(ctx, pipe.Cmds()); err != nil {
 		return false, false, nil, fmt.Errorf("committing turn: %w", err)

@@ -170,15 +170,19 @@ func (o *guardedObserver) ObservePipe(ctx context.Context, pipe redis.Pipeliner,
 	}, nil
 }
 
-func (o *guardedObserver) Recall(message.Message) (router.ContactView, router.Guard, bool) {
+func (o *guardedObserver) Recall(msg message.Message) (router.RecalledContact, bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.known == "" {
-		return router.ContactView{}, router.Guard{}, false
+		return router.RecalledContact{}, false
 	}
-	v := router.ContactView{}
-	v.Contact.Name = o.known
-	return v, router.Guard{Key: o.key, Field: "pv", Value: o.pv}, true
+	rec := router.RecalledContact{Guard: router.Guard{Key: o.key, Field: "pv", Value: o.pv}}
+	rec.View.Contact.Name = o.known
+	rec.Observe = func(ctx context.Context, pipe redis.Pipeliner) func() (router.ContactView, error) {
+		read, _ := o.ObservePipe(ctx, pipe, msg)
+		return read
+	}
+	return rec, true
 }
 
 // A one-trip turn uses the contact the process remembers only while the

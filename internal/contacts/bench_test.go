@@ -10,9 +10,11 @@ import (
 )
 
 // BenchmarkObserveKnownCustomer is the per-message cost of contact keeping
-// on the router's hot path: a returning customer's text, pipelined. It
-// reports the Redis server's time per observation (INFO commandstats, so
-// run it alone) beside the Go side's.
+// for a returning customer's text: times_only is the router's hot path
+// (pipelined, the contact remembered: touchScript), full the whole
+// observation script (Observe, which always runs it). It reports the Redis
+// server's time per observation (INFO commandstats, so run it alone)
+// beside the Go side's.
 //
 //	go test -run '^$' -bench ObserveKnown ./internal/contacts
 func BenchmarkObserveKnownCustomer(b *testing.B) {
@@ -22,25 +24,40 @@ func BenchmarkObserveKnownCustomer(b *testing.B) {
 	if _, err := e.s.Observe(ctx, m); err != nil {
 		b.Fatal(err)
 	}
-	us0, n0 := evalshaStats(b, e.db.Client)
-	b.ResetTimer()
-	for range b.N {
-		pipe := e.db.Client.Pipeline()
-		cmd, err := e.s.ObservePipe(ctx, pipe, m)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := pipe.Exec(ctx); err != nil {
-			b.Fatal(err)
-		}
-		if _, err := cmd.Result(ctx); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.StopTimer()
-	us1, n1 := evalshaStats(b, e.db.Client)
-	if n1 > n0 {
-		b.ReportMetric((us1-us0)/(n1-n0), "redis-µs/op")
+	for _, bb := range []struct {
+		name    string
+		observe func() error
+	}{
+		{"times_only", func() error {
+			pipe := e.db.Client.Pipeline()
+			cmd, err := e.s.ObservePipe(ctx, pipe, m)
+			if err != nil {
+				return err
+			}
+			if _, err := pipe.Exec(ctx); err != nil {
+				return err
+			}
+			_, err = cmd.Result(ctx)
+			return err
+		}},
+		{"full", func() error {
+			_, err := e.s.Observe(ctx, m)
+			return err
+		}},
+	} {
+		b.Run(bb.name, func(b *testing.B) {
+			us0, n0 := evalshaStats(b, e.db.Client)
+			for range b.N {
+				if err := bb.observe(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			us1, n1 := evalshaStats(b, e.db.Client)
+			if n1 > n0 {
+				b.ReportMetric((us1-us0)/(n1-n0), "redis-µs/op")
+			}
+		})
 	}
 }
 

@@ -165,7 +165,7 @@ end
 // A returning customer whose identity, contact and UnionID are already
 // linked is found by the few lines before the library: defining the
 // library's functions costs Redis more than the rest of such an
-// observation (BenchmarkObserveKnownCustomer). Everyone else goes through
+// observation (BenchmarkObserveKnownCustomer/full). Everyone else goes through
 // locate. Any change besides the times (a new contact or identity, another
 // conversation, routing meta or platform name, consent) bumps the
 // contact's pv, which touchScript checks.
@@ -271,7 +271,7 @@ local from = 1
 while true do
   local s, e = string.find(raw, '"last_inbound":', from, true)
   if not s then break end
-  local digits = string.match(raw, '^%d+', e + 1)
+  local digits = string.match(raw, '^(%d+)[,}]', e + 1)
   local before = string.sub(raw, s - 1, s - 1)
   if digits and (before == '{' or before == ',') then
     moved = string.sub(raw, 1, e) .. ARGV[2] .. string.sub(raw, e + 1 + #digits)
@@ -317,7 +317,8 @@ return read(cid)
 // missing). ops is JSON: {name, tz, set: {k: v}, unset: [k], add: [tag],
 // remove: [tag], opt: "out"|"in", opt_src, note: {...}, max_tags,
 // max_attrs, max_notes}; absent keys change nothing. Limits are checked
-// before anything is written.
+// before the profile is written; a contact found by identity has that
+// identity (and a new contact) recorded first.
 //
 //	ARGV: 3 cid ("" = by identity), 4 channel, 5 account, 6 user id,
 //	      7 union id, 8 conversation id, 9 new cid, 10 ops JSON
@@ -333,6 +334,9 @@ else
   cid, created, ik, idt = locate(ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[9])
   if ARGV[8] ~= '' and idt.conversation_id ~= ARGV[8] then idt.conversation_id = ARGV[8] end
   save_identity(cid, ik, idt)
+  -- Written even when a limit refuses the rest: processes remembering the
+  -- contact must read it again.
+  bump(cid)
 end
 local c = ck(cid)
 local ops = cjson.decode(ARGV[10])

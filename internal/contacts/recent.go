@@ -29,10 +29,10 @@ type recentContact struct {
 	// version is the contact's pv ("" before its first change).
 	version string
 	// conversationID and meta are what the identity's record holds; meta
-	// is known only once a message or an update set it.
+	// is "" until a message or an update is known to have set it, and a
+	// message with meta then takes the full observation.
 	conversationID string
 	meta           string
-	metaKnown      bool
 	// contact is the profile without identities and notes, never changed
 	// after it is stored (hits hand out copies).
 	contact *Contact
@@ -84,7 +84,7 @@ func (r *recentContacts) refresh(c *Contact) {
 // rememberIdentity is what a read of the contact c at version says of its
 // identity id.
 func rememberIdentity(version string, id Identity, c *Contact) *recentContact {
-	return &recentContact{version: version, conversationID: id.ConversationID, meta: metaJSON(id.Meta), metaKnown: true, contact: c}
+	return &recentContact{version: version, conversationID: id.ConversationID, meta: metaJSON(id.Meta), contact: c}
 }
 
 // metaJSON is routing meta as observeScript takes it and identity records

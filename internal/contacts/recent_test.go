@@ -2,6 +2,7 @@ package contacts
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"testing"
@@ -304,32 +305,41 @@ func TestRememberedContactsAreBounded(t *testing.T) {
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 // Recall gives, without Redis, the contact a remembered sender's next
-// observation finds, and a guard that holds exactly while that contact is
-// unchanged in Redis.
+// observation finds, a guard that holds exactly while that contact is
+// unchanged in Redis, and that observation, which only moves the times.
 func TestRecallIsGuardedByTheContactsVersion(t *testing.T) {
 	p := newTwoProcesses(t)
 	ctx := context.Background()
-	holds := func(key, field, value string) bool {
-		if p.rdb.Exists(ctx, key).Val() == 0 {
+	holds := func(r *Recalled) bool {
+		if p.rdb.Exists(ctx, r.Key).Val() == 0 {
 			return false
 		}
-		v, err := p.rdb.HGet(ctx, key, field).Result()
+		v, err := p.rdb.HGet(ctx, r.Key, VersionField).Result()
 		if err != nil && err != redis.Nil {
 			t.Fatal(err)
 		}
-		return v == value
+		return v == r.Version
 	}
 	msg := customerText("u1", "你好")
-	if _, _, _, _, ok := p.a.Recall(msg); ok {
+	if _, ok := p.a.Recall(msg); ok {
 		t.Fatal("recalled a sender never observed")
 	}
 	msg, cid := p.newCustomer(t, "u1")
-	c, key, field, value, ok := p.a.Recall(msg)
-	if !ok || c.ID != cid || !holds(key, field, value) {
-		t.Fatalf("recall after the first observation: %+v %q %q %q %v", c, key, field, value, ok)
+	// Named by this process: what it remembers follows.
+	if _, err := p.a.Update(ctx, cid, Update{Name: new("小王")}); err != nil {
+		t.Fatal(err)
 	}
-	if o, touched := observePiped(t, p.a, msg); !touched || o.Contact.ID != c.ID || o.Contact.Name != c.Name {
-		t.Fatalf("the observation after a recall found %+v (touched %v)", o.Contact, touched)
+	r, ok := p.a.Recall(msg)
+	if !ok || r.Contact.ID != cid || r.Contact.Name != "小王" || !holds(r) {
+		t.Fatalf("recall after the first observation: %+v %v", r, ok)
+	}
+	pipe := p.rdb.Pipeline()
+	cmd := r.Queue(ctx, pipe)
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if o, err := cmd.Result(ctx); err != nil || o.Path != ObservedTimesOnly || o.Contact.ID != cid || o.Contact.Name != "小王" {
+		t.Fatalf("the recalled observation: %+v %v", o, err)
 	}
 
 	// What would change more than the times is not recalled.
@@ -338,7 +348,7 @@ func TestRecallIsGuardedByTheContactsVersion(t *testing.T) {
 		"new conversation": func() message.Message { m := msg; m.ConversationID = "elsewhere"; return m }(),
 		"new name":         func() message.Message { m := msg; m.From.Name = "小王"; return m }(),
 	} {
-		if _, _, _, _, ok := p.a.Recall(m); ok {
+		if _, ok := p.a.Recall(m); ok {
 			t.Errorf("%s recalled", name)
 		}
 	}
@@ -347,7 +357,32 @@ func TestRecallIsGuardedByTheContactsVersion(t *testing.T) {
 	if _, err := p.b.Update(ctx, cid, Update{Name: new("王先生")}); err != nil {
 		t.Fatal(err)
 	}
-	if holds(key, field, value) {
+	if holds(r) {
 		t.Fatal("the guard holds after another process's update")
+	}
+}
+
+// An update by identity that a limit refuses has still recorded the
+// identity's conversation: processes remembering the contact must observe
+// it again, not just move the times.
+func TestARefusedUpdateByIdentityStillInvalidates(t *testing.T) {
+	p := newTwoProcesses(t)
+	ctx := context.Background()
+	msg, _ := p.newCustomer(t, "u1")
+	tags := make([]string, Defaults().MaxTags+1)
+	for i := range tags {
+		tags[i] = "t" + strconv.Itoa(i)
+	}
+	ident := Identity{Channel: msg.Channel, Account: msg.Account, ID: msg.From.ID, ConversationID: "elsewhere"}
+	var limit *LimitError
+	if _, err := p.b.UpdateByIdentity(ctx, ident, Update{AddTags: tags}); !errors.As(err, &limit) {
+		t.Fatalf("update beyond the tag limit: %v", err)
+	}
+	if o, touched := observePiped(t, p.a, msg); touched || o.Path != ObservedChanged {
+		t.Fatalf("after the refused update: touched %v, path %q", touched, o.Path)
+	}
+	c, err := p.a.ByIdentity(ctx, Identity{Channel: msg.Channel, Account: msg.Account, ID: msg.From.ID})
+	if err != nil || len(c.Identities) != 1 || c.Identities[0].ConversationID != msg.ConversationID {
+		t.Fatalf("the identity's conversation after the next message: %+v %v", c, err)
 	}
 }

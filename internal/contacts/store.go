@@ -161,26 +161,47 @@ func (s *Store) newObserveCmd(msg message.Message) (*ObserveCmd, error) {
 	return o, nil
 }
 
+// VersionField is the contact hash field every change but the times
+// bumps; touchScript and a Recalled guard check it.
+const VersionField = "pv"
+
+// Recalled is a remembered sender's observation, prepared without Redis
+// (see Recall).
+type Recalled struct {
+	// Contact is what the observation returns, without identities, notes
+	// and times; the caller's own copy.
+	Contact *Contact
+	// The observation holds while the contact hash at Key exists and its
+	// VersionField reads Version ("" = absent): a turn that commits only
+	// under that condition (the router's one-trip turns) sees the contact
+	// as a full observation would.
+	Key, Version string
+	o            *ObserveCmd
+}
+
+// Queue queues the observation on pipe: only the times move, unless the
+// contact changed meanwhile (see touchScript). Read it with Result once
+// the pipeline ran.
+func (r *Recalled) Queue(ctx context.Context, pipe redis.Pipeliner) *ObserveCmd {
+	r.o.queueTouch(ctx, pipe, r.o.touched)
+	return r.o
+}
+
 // Recall is what ObservePipe would find for msg, known without asking
 // Redis: the contact this process remembers for the sender, when msg
-// changes nothing but its times (the observation then only moves them).
-// It holds as long as the contact hash at key still exists and its field
-// reads value; a turn that commits only under that condition (router's
-// one-trip turns) sees the contact as a full observation would. ok is
-// false when nothing is remembered or msg changes more than the times.
-func (s *Store) Recall(msg message.Message) (c *Contact, key, field, value string, ok bool) {
+// changes nothing but its times. ok is false when nothing is remembered or
+// msg changes more than the times (a consent keyword among them).
+func (s *Store) Recall(msg message.Message) (*Recalled, bool) {
 	o, err := s.newObserveCmd(msg)
 	if err != nil {
-		return nil, "", "", "", false
+		return nil, false
 	}
 	rc := s.remembered.get(o.ik)
 	if rc == nil || !o.onlyTimesChange(rc) {
-		return nil, "", "", "", false
+		return nil, false
 	}
-	c = copyContact(rc.contact)
-	now := msInt(s.clock.Now().UnixMilli())
-	c.LastSeen, c.LastInbound = now, now
-	return c, s.keys.Contact(rc.contact.ID), "pv", rc.version, true
+	o.touched = rc
+	return &Recalled{Contact: copyContact(rc.contact), Key: s.keys.Contact(rc.contact.ID), Version: rc.version, o: o}, true
 }
 
 func (s *Store) observe(ctx context.Context, c redis.Scripter, msg message.Message, pipelined bool) (*ObserveCmd, error) {
@@ -193,21 +214,33 @@ func (s *Store) observe(ctx context.Context, c redis.Scripter, msg message.Messa
 		o.cmd = observeScript.Run(ctx, c, keys, o.args(false)...)
 		return o, nil
 	}
-	// On the router's hot path: send the scripts' hashes, not their
-	// sources. They are loaded once per process; after a Redis restart
-	// the first call answers NOSCRIPT and Result observes the slow way,
-	// which loads them again.
-	s.loadOnce.Do(func() {
-		_ = observeScript.Load(ctx, s.rdb).Err()
-		_ = touchScript.Load(ctx, s.rdb).Err()
-	})
+	s.loadScripts(ctx)
 	if rc := s.remembered.get(o.ik); rc != nil && o.onlyTimesChange(rc) {
-		o.touched, o.now = rc, s.clock.Now().UnixMilli()
-		o.cmd = touchScript.EvalSha(ctx, c, keys, s.keys.Base, o.now, rc.contact.ID, o.ik, rc.version)
+		o.queueTouch(ctx, c, rc)
 		return o, nil
 	}
 	o.cmd = observeScript.EvalSha(ctx, c, keys, o.args(true)...)
 	return o, nil
+}
+
+// queueTouch queues touchScript for the sender whose contact rc remembers,
+// by the script's hash (see observe).
+func (o *ObserveCmd) queueTouch(ctx context.Context, c redis.Scripter, rc *recentContact) {
+	s := o.s
+	s.loadScripts(ctx)
+	o.touched, o.now = rc, s.clock.Now().UnixMilli()
+	o.cmd = touchScript.EvalSha(ctx, c, []string{s.keys.Slot()}, s.keys.Base, o.now, rc.contact.ID, o.ik, rc.version)
+}
+
+// loadScripts loads the observation's scripts once per process, so the
+// hot path sends their hashes, not their sources. After a Redis restart
+// the first call answers NOSCRIPT and Result observes the slow way, which
+// loads them again.
+func (s *Store) loadScripts(ctx context.Context) {
+	s.loadOnce.Do(func() {
+		_ = observeScript.Load(ctx, s.rdb).Err()
+		_ = touchScript.Load(ctx, s.rdb).Err()
+	})
 }
 
 // args are observeScript's arguments for the message.
@@ -227,7 +260,7 @@ func (o *ObserveCmd) args(lite bool) []any {
 func (o *ObserveCmd) onlyTimesChange(rc *recentContact) bool {
 	m := o.msg
 	return m.IsCustomer() && o.action == OptNone && m.ConversationID != "" && m.ConversationID == rc.conversationID &&
-		(o.meta == "" || (rc.metaKnown && o.meta == rc.meta)) &&
+		(o.meta == "" || o.meta == rc.meta) &&
 		(m.From.Name == "" || m.From.Name == rc.contact.PlatformName) &&
 		(m.From.UnionID == "" || m.From.UnionID == rc.contact.UnionID)
 }
@@ -292,7 +325,7 @@ func (o *ObserveCmd) remember(c *Contact) {
 	if !o.msg.IsCustomer() || o.msg.ConversationID == "" {
 		return
 	}
-	rc := &recentContact{version: c.version, conversationID: o.msg.ConversationID, meta: o.meta, metaKnown: o.meta != "",
+	rc := &recentContact{version: c.version, conversationID: o.msg.ConversationID, meta: o.meta,
 		contact: copyContact(c)}
 	for _, id := range c.Identities {
 		if id.Key() == o.ik {

@@ -32,6 +32,12 @@ func (o *Observer) ObservePipe(ctx context.Context, pipe redis.Pipeliner, msg me
 	if err != nil {
 		return nil, err
 	}
+	return o.reader(ctx, msg, cmd), nil
+}
+
+// reader reads a queued observation once its pipeline ran: counted by
+// path, a consent keyword confirmed once.
+func (o *Observer) reader(ctx context.Context, msg message.Message, cmd *contacts.ObserveCmd) func() (router.ContactView, error) {
 	return func() (router.ContactView, error) {
 		obs, err := cmd.Result(ctx)
 		if err != nil {
@@ -46,18 +52,24 @@ func (o *Observer) ObservePipe(ctx context.Context, pipe redis.Pipeliner, msg me
 				zap.Bool("changed", obs.Changed), zap.String("channel", msg.Channel))
 		}
 		return router.ContactView{Contact: obs.Contact.Flows(), Consent: take, ConsentReply: reply}, nil
-	}, nil
+	}
 }
 
 var _ router.ContactRecaller = (*Observer)(nil)
 
 // Recall implements router.ContactRecaller: the contact this process
 // remembers for a sender whose message changes nothing but the times,
-// guarded by its version.
-func (o *Observer) Recall(msg message.Message) (router.ContactView, router.Guard, bool) {
-	c, key, field, value, ok := o.Contacts.Recall(msg)
+// guarded by its version, and the observation that only moves the times.
+func (o *Observer) Recall(msg message.Message) (router.RecalledContact, bool) {
+	r, ok := o.Contacts.Recall(msg)
 	if !ok {
-		return router.ContactView{}, router.Guard{}, false
+		return router.RecalledContact{}, false
 	}
-	return router.ContactView{Contact: c.Flows()}, router.Guard{Key: key, Field: field, Value: value}, true
+	return router.RecalledContact{
+		View:  router.ContactView{Contact: r.Contact.Flows()},
+		Guard: router.Guard{Key: r.Key, Field: contacts.VersionField, Value: r.Version},
+		Observe: func(ctx context.Context, pipe redis.Pipeliner) func() (router.ContactView, error) {
+			return o.reader(ctx, msg, r.Queue(ctx, pipe))
+		},
+	}, true
 }
