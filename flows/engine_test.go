@@ -391,7 +391,12 @@ flows:
 	if got := says(res); len(got) != 1 || got[0] != "none none none 5" {
 		t.Fatalf("says %q, want the three results unset", got)
 	}
-	if len(res.Warnings) != 3 || !strings.Contains(res.Warnings[0], "left unset") {
+	if len(res.Warnings) != 3 {
 		t.Fatalf("warnings %q, want one per dropped result", res.Warnings)
+	}
+	for _, w := range res.Warnings {
+		if !strings.Contains(w, "left unset") || !strings.Contains(w, "line ") {
+			t.Errorf("warning %q does not say the slot was left unset, and where", w)
+		}
 	}
 }

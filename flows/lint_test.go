@@ -61,11 +61,11 @@ func TestLintErrors(t *testing.T) {
 		{"unknown answer type", head + "      - ask: q\n        slot: s\n        type: mobile\n", 7, `unknown answer type "mobile"`},
 		{"bad duration", head + "      - ask: q\n        slot: s\n        timeout: soon\n", 7, "positive duration"},
 		// 213504 days wrapped around to about 33 minutes. The other two
-		// overflowed into negative durations, refused only by luck; they now
-		// get a clear error on purpose.
-		{"days past a Duration", head + "      - ask: q\n        slot: s\n        timeout: 213504d\n", 7, "positive duration"},
-		{"days past an int64", head + "      - ask: q\n        slot: s\n        timeout: 99999999999999999999d1h\n", 7, "positive duration"},
-		{"days plus more", head + "      - ask: q\n        slot: s\n        timeout: 106751d2562047h\n", 7, "positive duration"},
+		// overflowed into negative durations, refused only by luck; all
+		// three now say why.
+		{"days past a Duration", head + "      - ask: q\n        slot: s\n        timeout: 213504d\n", 7, "positive duration such as 30s, 10m, 2h or 3d, got \"213504d\": longer than kefu can count"},
+		{"days past an int64", head + "      - ask: q\n        slot: s\n        timeout: 99999999999999999999d1h\n", 7, "longer than kefu can count"},
+		{"days plus more", head + "      - ask: q\n        slot: s\n        timeout: 106751d2562047h\n", 7, "longer than kefu can count"},
 		{"reminder after timeout", head + "      - ask: q\n        slot: s\n        timeout: 1m\n        reminders: [{after: 2m}]\n", 8, "at or after the timeout"},
 		{"choice without choices", head + "      - ask: q\n        slot: s\n        type: choice\n", 5, "no choices"},
 		{"http without url", head + "      - http: { method: GET }\n", 5, "no url"},

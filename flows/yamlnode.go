@@ -1,7 +1,7 @@
 package flows
 
 import (
-	"fmt"
+	"errors"
 	"math"
 	"regexp"
 	"sort"
@@ -207,7 +207,11 @@ func (r reporter) duration(n *yaml.Node, what string) (time.Duration, bool) {
 		return 0, false
 	}
 	d, err := parseDuration(s)
-	if err != nil || d <= 0 {
+	switch {
+	case errors.Is(err, errDurationTooLong):
+		r.errorf(n.Line, "%s must be a positive duration such as 30s, 10m, 2h or 3d, got %q: %v", what, s, err)
+		return 0, false
+	case err != nil || d <= 0:
 		r.errorf(n.Line, "%s must be a positive duration such as 30s, 10m, 2h or 3d, got %q", what, s)
 		return 0, false
 	}
@@ -216,12 +220,16 @@ func (r reporter) duration(n *yaml.Node, what string) (time.Duration, bool) {
 
 var dayDuration = regexp.MustCompile(`^(\d+)d(.*)$`)
 
+// errDurationTooLong refuses days beyond what a Duration holds (about 292
+// years), which would otherwise wrap around to a short or negative one.
+var errDurationTooLong = errors.New("longer than kefu can count (about 292 years)")
+
 func parseDuration(s string) (time.Duration, error) {
 	if m := dayDuration.FindStringSubmatch(s); m != nil {
 		const day = 24 * time.Hour
 		days, err := strconv.ParseInt(m[1], 10, 64)
 		if err != nil || days > int64(math.MaxInt64/day) {
-			return 0, fmt.Errorf("duration %q: too many days", s)
+			return 0, errDurationTooLong
 		}
 		rest := time.Duration(0)
 		if m[2] != "" {
@@ -231,7 +239,7 @@ func parseDuration(s string) (time.Duration, error) {
 		}
 		d := time.Duration(days) * day
 		if rest > math.MaxInt64-d {
-			return 0, fmt.Errorf("duration %q: too long", s)
+			return 0, errDurationTooLong
 		}
 		return d + rest, nil
 	}

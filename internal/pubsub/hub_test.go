@@ -81,7 +81,17 @@ func TestSlowListenerIsClosedAsLagged(t *testing.T) {
 	if l.Err() != pubsub.ErrLagged {
 		t.Fatalf("closed with %v, want ErrLagged", l.Err())
 	}
-	for range l.C {
+	// C is closed too, after what it buffered.
+	timeout := time.After(5 * time.Second)
+	for {
+		select {
+		case _, ok := <-l.C:
+			if !ok {
+				return
+			}
+		case <-timeout:
+			t.Fatal("a lagged listener's C was never closed")
+		}
 	}
 }
 

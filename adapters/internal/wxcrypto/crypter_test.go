@@ -311,7 +311,8 @@ func TestCheckTimestamp(t *testing.T) {
 		{"1699999939", time.Minute, ErrStaleTimestamp},
 		{"1700000061", time.Minute, ErrStaleTimestamp},
 		// Over 292 years ahead, now.Sub saturates: negating that overflowed
-		// back to a negative skew, which passed.
+		// back to a negative skew, which passed. (The int64 extremes below
+		// were refused before too: time.Unix wraps the first into the past.)
 		{"11170000000", time.Minute, ErrStaleTimestamp},
 		{"9223372036854775807", time.Minute, ErrStaleTimestamp},
 		{"-9223372036854775808", time.Minute, ErrStaleTimestamp},

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 	"time"
@@ -67,9 +68,12 @@ func RunCLI(args []string, stdout, stderr io.Writer) int {
 // eval would score as a poor one. Problems read file:line, as the lint's do.
 func checkDir(dir string) error {
 	fi, err := os.Stat(dir)
+	var pe *fs.PathError
 	switch {
+	case errors.As(err, &pe):
+		return fmt.Errorf("%s:0: cannot read: %w", dir, pe.Err)
 	case err != nil:
-		return fmt.Errorf("%s:0: cannot read: %w", dir, errors.Unwrap(err))
+		return fmt.Errorf("%s:0: cannot read: %w", dir, err)
 	case !fi.IsDir():
 		return fmt.Errorf("%s:0: not a directory", dir)
 	}
