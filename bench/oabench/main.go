@@ -26,7 +26,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"sort"
@@ -37,11 +36,10 @@ import (
 	"syscall"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
 	"github.com/redis/go-redis/v9"
-	"go.uber.org/zap"
 
 	_ "github.com/kefu-gateway/kefu/adapters/all"
+	"github.com/kefu-gateway/kefu/bench/internal/benchkefu"
 	"github.com/kefu-gateway/kefu/internal/app"
 	"github.com/silenceper/wechat/v2/util"
 )
@@ -97,7 +95,7 @@ func run(redisURL string, conc int, dur, warm time.Duration, text, cpuProfile st
 	bareURL := "http://" + bareLn.Addr().String() + BarePath
 
 	prefix := fmt.Sprintf("kefuoabench%d:", os.Getpid())
-	defer deletePrefix(ctx, rdb, prefix)
+	defer benchkefu.DeletePrefix(ctx, rdb, prefix)
 	kefu, base, err := startKefu(ctx, redisURL, prefix)
 	if err != nil {
 		return err
@@ -125,11 +123,11 @@ func run(redisURL string, conc int, dur, warm time.Duration, text, cpuProfile st
 			f, _ := os.OpenFile(cpuProfile, os.O_WRONLY, 0)
 			_ = pprof.StartCPUProfile(f)
 		}
-		rt0 := roundTrips(kefu)
+		rt0 := benchkefu.RoundTrips(kefu)
 		k := load(rdb, kefuURL, conc, dur, warm, text, func(body []byte) bool {
 			return bytes.Contains(body, []byte(greeting))
 		})
-		trips := (roundTrips(kefu) - rt0) / float64(k.ok+k.errors+k.bad)
+		trips := (benchkefu.RoundTrips(kefu) - rt0) / float64(k.ok+k.errors+k.bad)
 		if cpuProfile != "" && r == 1 {
 			pprof.StopCPUProfile()
 		}
@@ -177,18 +175,7 @@ func (r result) print(name string) {
 		return (d / time.Duration(r.ok)).Round(100 * time.Nanosecond).String()
 	}
 	fmt.Printf("  %-34s %7.0f msg/s  p50 %-9s p99 %-9s errors %d/%d (%.2f%%)  CPU/msg: process %s, redis %s\n", name, r.throughput(),
-		pct(r.lat, 50), pct(r.lat, 99), r.errors+r.bad, total, rate, per(r.procCPU), per(r.redisCPU))
-}
-
-func pct(sorted []time.Duration, p int) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := (len(sorted)*p + 99) / 100
-	if i > 0 {
-		i--
-	}
-	return sorted[i].Round(time.Microsecond)
+		benchkefu.Percentile(r.lat, 50), benchkefu.Percentile(r.lat, 99), r.errors+r.bad, total, rate, per(r.procCPU), per(r.redisCPU))
 }
 
 // pushes builds signed plaintext text pushes as WeChat sends them: each
@@ -288,63 +275,9 @@ func load(rdb *redis.Client, url string, conc int, dur, warm time.Duration, text
 // merge_window is 0: each customer sends its next text as soon as the last
 // is answered, and merging would hold every answer 1.5 s by design.
 func startKefu(ctx context.Context, redisURL, prefix string) (*app.App, string, error) {
-	root := repoRoot()
-	cfgText := fmt.Sprintf(`
-log: { level: warn }
-redis: { prefix: %q }
-flows: { dir: %q }
-knowledge: { dir: %q }
-channels:
-  wechat_oa:
+	return benchkefu.Start(ctx, redisURL, prefix, fmt.Sprintf(`  wechat_oa:
     - { id: %s, app_id: %s, app_secret: unused, token: %s, verified: true, merge_window: 0s, api_base: "http://127.0.0.1:9" }
-`, prefix, filepath.Join(root, "configs", "flows"), filepath.Join(root, "configs", "knowledge"), benchAccount, benchAppID, benchToken)
-	env := func(k string) (string, bool) {
-		if k == "KEFU_REDIS_URL" {
-			return redisURL, true
-		}
-		return "", false
-	}
-	cfg, err := app.ParseConfig("oabench.yaml", []byte(cfgText), env)
-	if err != nil {
-		return nil, "", err
-	}
-	a, err := app.New(ctx, cfg, zap.NewNop(), app.Options{HTTP: true, Workers: false})
-	if err != nil {
-		return nil, "", err
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, "", err
-	}
-	if err := a.Start(ln); err != nil {
-		return nil, "", err
-	}
-	return a, "http://" + ln.Addr().String(), nil
-}
-
-// deletePrefix removes the keys the bench's kefu wrote.
-func deletePrefix(ctx context.Context, rdb *redis.Client, prefix string) {
-	iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-	var batch []string
-	for iter.Next(ctx) {
-		if batch = append(batch, iter.Val()); len(batch) == 1000 {
-			rdb.Unlink(ctx, batch...)
-			batch = batch[:0]
-		}
-	}
-	if len(batch) > 0 {
-		rdb.Unlink(ctx, batch...)
-	}
-}
-
-func repoRoot() string {
-	dir, _ := os.Getwd()
-	for d := dir; d != "/"; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d
-		}
-	}
-	return dir
+`, benchAccount, benchAppID, benchToken))
 }
 
 // writeHeapProfile writes the allocations so far (go tool pprof
@@ -383,13 +316,4 @@ func redisCPU(rdb *redis.Client) time.Duration {
 		}
 	}
 	return time.Duration(total * float64(time.Second))
-}
-
-// roundTrips reads kefu_redis_roundtrips_total.
-func roundTrips(a *app.App) float64 {
-	m := &dto.Metric{}
-	if err := a.Metrics.RedisRoundTrips.Write(m); err != nil {
-		return 0
-	}
-	return m.GetCounter().GetValue()
 }

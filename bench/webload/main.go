@@ -19,7 +19,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"runtime"
 	"sort"
 	"strconv"
@@ -28,11 +27,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
 	"github.com/redis/go-redis/v9"
-	"go.uber.org/zap"
 
 	_ "github.com/kefu-gateway/kefu/adapters/all"
+	"github.com/kefu-gateway/kefu/bench/internal/benchkefu"
 	"github.com/kefu-gateway/kefu/internal/app"
 )
 
@@ -66,7 +64,7 @@ func run(redisURL, target, site string, conc int, dur, warm time.Duration, text 
 		if err != nil {
 			return err
 		}
-		defer deletePrefix(ctx, rdb, prefix)
+		defer benchkefu.DeletePrefix(ctx, rdb, prefix)
 		defer kefu.Shutdown(ctx)
 	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conc * 2}}
@@ -118,13 +116,13 @@ func run(redisURL, target, site string, conc int, dur, warm time.Duration, text 
 	if err != nil {
 		return err
 	}
-	rtBefore := roundTrips(kefu)
+	rtBefore := benchkefu.RoundTrips(kefu)
 	measuring.Store(true)
 	start := time.Now()
 	time.Sleep(dur)
 	measuring.Store(false)
 	elapsed := time.Since(start)
-	rtAfter := roundTrips(kefu)
+	rtAfter := benchkefu.RoundTrips(kefu)
 	cmdsAfter, err := commandCalls(ctx, rdb)
 	if err != nil {
 		return err
@@ -145,20 +143,12 @@ func run(redisURL, target, site string, conc int, dur, warm time.Duration, text 
 	fmt.Printf("  concurrency        %d visitors, %s measured after %s warm-up\n", conc, dur, warm)
 	fmt.Printf("  handled            %d messages answered (%d errors, %d without a reply)\n", n, errs.Load(), bad.Load())
 	fmt.Printf("  throughput         %.0f messages/s\n", float64(n)/elapsed.Seconds())
-	fmt.Printf("  latency            p50 %s   p90 %s   p99 %s   max %s\n", pct(all, 50), pct(all, 90), pct(all, 99), all[n-1].Round(time.Microsecond))
+	fmt.Printf("  latency            p50 %s   p90 %s   p99 %s   max %s\n", benchkefu.Percentile(all, 50), benchkefu.Percentile(all, 90), benchkefu.Percentile(all, 99), all[n-1].Round(time.Microsecond))
 	fmt.Printf("  redis commands     %.2f per message (INFO commandstats, commands inside scripts included)\n", float64(cmdsAfter-cmdsBefore)/float64(n))
 	if kefu != nil {
 		fmt.Printf("  redis round trips  %.2f per message (pipelines and scripts count once)\n", (rtAfter-rtBefore)/float64(n))
 	}
 	return nil
-}
-
-func pct(sorted []time.Duration, p int) time.Duration {
-	i := (len(sorted)*p + 99) / 100
-	if i > 0 {
-		i--
-	}
-	return sorted[i].Round(time.Microsecond)
 }
 
 func call(c *http.Client, method, url, token string, body []byte, out any) error {
@@ -207,74 +197,11 @@ func commandCalls(ctx context.Context, rdb *redis.Client) (int64, error) {
 	return total, nil
 }
 
-func roundTrips(a *app.App) float64 {
-	if a == nil {
-		return 0
-	}
-	m := &dto.Metric{}
-	if err := a.Metrics.RedisRoundTrips.Write(m); err != nil {
-		return 0
-	}
-	return m.GetCounter().GetValue()
-}
-
-// deletePrefix removes the keys the bench's kefu wrote.
-func deletePrefix(ctx context.Context, rdb *redis.Client, prefix string) {
-	iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-	var batch []string
-	for iter.Next(ctx) {
-		if batch = append(batch, iter.Val()); len(batch) == 1000 {
-			rdb.Unlink(ctx, batch...)
-			batch = batch[:0]
-		}
-	}
-	if len(batch) > 0 {
-		rdb.Unlink(ctx, batch...)
-	}
-}
-
+// startKefu runs kefu in-process with one web site, its rate limit out of
+// the way.
 func startKefu(ctx context.Context, redisURL, site, prefix string) (*app.App, string, error) {
-	root := repoRoot()
-	cfgText := fmt.Sprintf(`
-log: { level: warn }
-redis: { prefix: %q }
-flows: { dir: %q }
-knowledge: { dir: %q }
-channels:
-  web:
+	return benchkefu.Start(ctx, redisURL, prefix, fmt.Sprintf(`  web:
     - id: %s
       rate_limit: { messages: 1000000, per: 1s }
-`, prefix, filepath.Join(root, "configs", "flows"), filepath.Join(root, "configs", "knowledge"), site)
-	env := func(k string) (string, bool) {
-		if k == "KEFU_REDIS_URL" {
-			return redisURL, true
-		}
-		return "", false
-	}
-	cfg, err := app.ParseConfig("bench.yaml", []byte(cfgText), env)
-	if err != nil {
-		return nil, "", err
-	}
-	a, err := app.New(ctx, cfg, zap.NewNop(), app.Options{HTTP: true, Workers: false})
-	if err != nil {
-		return nil, "", err
-	}
-	ln, err := netListen()
-	if err != nil {
-		return nil, "", err
-	}
-	if err := a.Start(ln); err != nil {
-		return nil, "", err
-	}
-	return a, "http://" + ln.Addr().String(), nil
-}
-
-func repoRoot() string {
-	dir, _ := os.Getwd()
-	for d := dir; d != "/"; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d
-		}
-	}
-	return dir
+`, site))
 }
