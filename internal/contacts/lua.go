@@ -194,6 +194,8 @@ if not cid then
   dirty = true
 end
 local c = P .. 'c:' .. cid
+-- The fields read below, in one call; each is read before it is written.
+local lin, pname, last, opted = unpack(redis.call('HMGET', c, 'lin', 'pname', 'last', 'opt'))
 if ARGV[8] ~= '' and idt.conversation_id ~= ARGV[8] then
   idt.conversation_id = ARGV[8]
   dirty = true
@@ -211,20 +213,17 @@ if ARGV[13] ~= '' then
 end
 if ARGV[10] == '1' then
   idt.last_inbound = NOW
-  local lin = tonumber(redis.call('HGET', c, 'lin') or '0')
-  redis.call('HSET', c, 'lin', math.max(lin + 1, NOW))
+  redis.call('HSET', c, 'lin', math.max((tonumber(lin) or 0) + 1, NOW))
 end
 redis.call('HSET', c .. ':i', ik, cjson.encode(idt))
-if ARGV[9] ~= '' and redis.call('HGET', c, 'pname') ~= ARGV[9] then
+if ARGV[9] ~= '' and pname ~= ARGV[9] then
   redis.call('HSET', c, 'pname', ARGV[9])
   dirty = true
 end
-local last = tonumber(redis.call('HGET', c, 'last') or '0')
-if NOW > last then
+if NOW > (tonumber(last) or 0) then
   redis.call('HSET', c, 'last', NOW)
   redis.call('ZADD', P .. 'seen', NOW, cid)
 end
-local opted = redis.call('HGET', c, 'opt')
 local before = (opted and opted ~= '') and 1 or 0
 local changed = 0
 if ARGV[11] == 'out' and before == 0 then

@@ -73,9 +73,12 @@ func (r *recentContacts) refresh(c *Contact) {
 	if c == nil {
 		return
 	}
-	remembered := copyContact(c)
+	var remembered *Contact // copied only when an identity is remembered
 	for _, id := range c.Identities {
 		if old := r.get(id.Key()); old != nil && old.contact.ID == c.ID {
+			if remembered == nil {
+				remembered = copyContact(c)
+			}
 			r.put(id.Key(), rememberIdentity(c.version, id, remembered))
 		}
 	}
