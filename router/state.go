@@ -125,16 +125,24 @@ func (r *Router) load(ctx context.Context, conv, dedupKey string, observe *messa
 // refusal writes nothing.
 var commitScript = redis.NewScript(workers.NextOutboundNumberLua + `
 local oneTrip = ARGV[11] ~= ''
-if oneTrip and redis.call('EXISTS', ARGV[11]) == 1 then return -3 end
+-- A one-trip turn marks its message seen first, in the step that tells
+-- whether it was; a refusal after that takes the mark back (refuse).
+if oneTrip and not redis.call('SET', ARGV[11], '1', 'NX', 'PX', ARGV[12]) then return -3 end
+local function refuse(code)
+  if oneTrip then redis.call('DEL', ARGV[11]) end
+  return code
+end
 local h = redis.call('HMGET', KEYS[1], 'v', 'o')
-if (h[1] or '0') ~= ARGV[1] then return -1 end
-if h[2] and h[2] ~= '' and (oneTrip or ARGV[8] == '1') then return -2 end
+if (h[1] or '0') ~= ARGV[1] then return refuse(-1) end
+if h[2] and h[2] ~= '' and (oneTrip or ARGV[8] == '1') then return refuse(-2) end
 if oneTrip then
-  if redis.call('LLEN', KEYS[3]) > 0 then return -5 end
-  if ARGV[13] ~= '' and (redis.call('EXISTS', ARGV[13]) == 0 or (redis.call('HGET', ARGV[13], ARGV[14]) or '') ~= ARGV[15]) then
-    return -4
+  if redis.call('LLEN', KEYS[3]) > 0 then return refuse(-5) end
+  if ARGV[13] ~= '' then
+    -- A guard value read back proves its hash exists; only an empty one
+    -- (the field not set yet) needs the hash's existence checked.
+    local g = redis.call('HGET', ARGV[13], ARGV[14]) or ''
+    if g ~= ARGV[15] or (g == '' and redis.call('EXISTS', ARGV[13]) == 0) then return refuse(-4) end
   end
-  redis.call('SET', ARGV[11], '1', 'PX', ARGV[12])
 end
 redis.call('HSET', KEYS[1], 'v', tonumber(ARGV[1]) + 1, 'd', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])

@@ -2,11 +2,9 @@ package contacts_test
 
 import (
 	"context"
-	"strconv"
-	"strings"
 	"testing"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/kefu-gateway/kefu/internal/testutil/redistest"
 )
 
 // BenchmarkObserveKnownCustomer is the per-message cost of contact keeping
@@ -46,42 +44,17 @@ func BenchmarkObserveKnownCustomer(b *testing.B) {
 		}},
 	} {
 		b.Run(bb.name, func(b *testing.B) {
-			us0, n0 := evalshaStats(b, e.db.Client)
+			us0, n0 := redistest.CommandStats(b, e.db.Client, "evalsha")
 			for range b.N {
 				if err := bb.observe(); err != nil {
 					b.Fatal(err)
 				}
 			}
 			b.StopTimer()
-			us1, n1 := evalshaStats(b, e.db.Client)
+			us1, n1 := redistest.CommandStats(b, e.db.Client, "evalsha")
 			if n1 > n0 {
 				b.ReportMetric((us1-us0)/(n1-n0), "redis-µs/op")
 			}
 		})
 	}
-}
-
-// evalshaStats reads the server's EVALSHA time (µs) and calls so far.
-func evalshaStats(b *testing.B, rdb redis.UniversalClient) (usec, calls float64) {
-	info, err := rdb.Info(context.Background(), "commandstats").Result()
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, line := range strings.Split(info, "\n") {
-		rest, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_evalsha:")
-		if !ok {
-			continue
-		}
-		for _, kv := range strings.Split(rest, ",") {
-			k, v, _ := strings.Cut(kv, "=")
-			f, _ := strconv.ParseFloat(v, 64)
-			switch k {
-			case "usec":
-				usec = f
-			case "calls":
-				calls = f
-			}
-		}
-	}
-	return usec, calls
 }
