@@ -401,8 +401,9 @@ func (s *suite) quota(t *testing.T) {
 	}
 }
 
-// malformed: junk and truncated bodies with a valid signature, and the
-// harness's own malformed payloads, get 400 and nothing runs.
+// malformed: junk and truncated bodies with a valid signature, a query
+// that does not decode, and the harness's own malformed payloads, get 400
+// and nothing runs.
 func (s *suite) malformed(t *testing.T) {
 	in := s.inbound("Bad", TextHello)
 	valid := s.h.Request(t, in)
@@ -411,6 +412,13 @@ func (s *suite) malformed(t *testing.T) {
 		"junk body":      withBody(valid, []byte("\x00\x01 this is not a payload <<<{{{")),
 		"truncated body": withBody(valid, body[:len(body)/2]),
 		"empty body":     withBody(valid, nil),
+	}
+	if valid.URL.RawQuery != "" {
+		// A channel signing through the query refuses one that does not
+		// decode, however its server reads the parameters.
+		undecodable := withBody(valid, body)
+		undecodable.URL.RawQuery += "&x=%zz"
+		cases["undecodable query"] = undecodable
 	}
 	for i, r := range s.h.Malformed(t) {
 		cases[fmt.Sprintf("harness case %d", i+1)] = r

@@ -43,8 +43,13 @@ func StatusOf(err error) int {
 	return http.StatusInternalServerError
 }
 
-// ParseQuery reads the signature parameters of a callback request.
+// ParseQuery reads the signature parameters of a callback request from
+// the server's parsed arguments, after refusing a query string that does
+// not decode (wxcrypto.CheckRawQuery) as WeCom's callbacks do.
 func ParseQuery(c *fiber.Ctx) (wxcrypto.Query, error) {
+	if err := wxcrypto.CheckRawQuery(c.Request().URI().QueryString()); err != nil {
+		return wxcrypto.Query{}, fmt.Errorf("reading callback query: %w", err)
+	}
 	args := c.Context().QueryArgs()
 	q, err := wxcrypto.ParseQueryFrom(func(name string) string { return string(args.Peek(name)) })
 	if err != nil {

@@ -2,6 +2,7 @@ package wxcrypto
 
 import (
 	"bytes"
+	"errors"
 	"net/url"
 	"os"
 	"testing"
@@ -60,6 +61,25 @@ func FuzzParseQuery(f *testing.F) {
 		}
 		_ = c.VerifyPlain(q)
 		_, _ = c.OpenEcho(q)
+	})
+}
+
+// FuzzCheckRawQuery checks that CheckRawQuery refuses exactly the query
+// strings url.ParseQuery refuses, so a callback that reads fasthttp's
+// arguments answers malformed queries as one that parses the raw string.
+func FuzzCheckRawQuery(f *testing.F) {
+	for _, raw := range []string{"a=1&b=2", "nonce=%zz", "a=%4", "a=%41", "a=1;b=2", "%", "a=%%41", "echostr=a+b%2B%3d"} {
+		f.Add(raw)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		_, parseErr := url.ParseQuery(raw)
+		checkErr := CheckRawQuery(raw)
+		if (parseErr == nil) != (checkErr == nil) {
+			t.Fatalf("%q: url.ParseQuery says %v, CheckRawQuery %v", raw, parseErr, checkErr)
+		}
+		if checkErr != nil && !errors.Is(checkErr, ErrMalformedParam) {
+			t.Fatalf("%q: %v is not ErrMalformedParam", raw, checkErr)
+		}
 	})
 }
 

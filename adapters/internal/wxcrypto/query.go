@@ -60,6 +60,29 @@ func ParseRawQuery(raw string) (Query, error) {
 	return ParseQuery(v)
 }
 
+// CheckRawQuery refuses a raw query string that ParseRawQuery would refuse
+// (ErrMalformedParam): a '%' not followed by two hex digits, or a ';',
+// which url.ParseQuery no longer takes as a separator. A server that reads
+// its own parsed arguments (ParseQueryFrom) checks the raw string with it
+// first, so every callback answers a malformed query with the same 400
+// however it reads the parameters.
+func CheckRawQuery[T string | []byte](raw T) error {
+	for i := 0; i < len(raw); i++ {
+		switch raw[i] {
+		case ';':
+			return fmt.Errorf("%w: query string: a ';' separator", ErrMalformedParam)
+		case '%':
+			if i+2 >= len(raw) || !isHex(raw[i+1]) || !isHex(raw[i+2]) {
+				return fmt.Errorf("%w: query string: a '%%' not followed by two hex digits", ErrMalformedParam)
+			}
+			i += 2
+		}
+	}
+	return nil
+}
+
+func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
+
 // ParseQueryFrom is ParseQuery reading each parameter's first decoded value
 // through get, so a server can read its own parsed query (fasthttp's
 // arguments) without copying it into url.Values first.
