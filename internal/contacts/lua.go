@@ -364,37 +364,53 @@ if type(ops.set) == 'table' then
   end
   if n > ops.max_attrs then return {'limit', 'attributes', ops.max_attrs} end
 end
+-- changed records whether the update changed the contact: only then is
+-- pv bumped, so a flow setting the same tag on every visit does not make
+-- other processes observe the contact in full again.
+local changed = false
+local function set_field(key, field, value)
+  if redis.call('HGET', key, field) ~= value then
+    redis.call('HSET', key, field, value)
+    changed = true
+  end
+end
 if type(ops.remove) == 'table' then
   for _, t in ipairs(ops.remove) do
-    redis.call('SREM', c .. ':t', t)
+    if redis.call('SREM', c .. ':t', t) == 1 then changed = true end
     redis.call('SREM', P .. 'tag:' .. t, cid)
   end
 end
 if type(ops.add) == 'table' then
   for _, t in ipairs(ops.add) do
-    redis.call('SADD', c .. ':t', t)
+    if redis.call('SADD', c .. ':t', t) == 1 then changed = true end
     redis.call('SADD', P .. 'tag:' .. t, cid)
   end
 end
 if type(ops.unset) == 'table' then
-  for _, k in ipairs(ops.unset) do redis.call('HDEL', c .. ':a', k) end
+  for _, k in ipairs(ops.unset) do
+    if redis.call('HDEL', c .. ':a', k) == 1 then changed = true end
+  end
 end
 if type(ops.set) == 'table' then
-  for k, v in pairs(ops.set) do redis.call('HSET', c .. ':a', k, v) end
+  for k, v in pairs(ops.set) do set_field(c .. ':a', k, v) end
 end
-if type(ops.name) == 'string' then redis.call('HSET', c, 'name', ops.name) end
-if type(ops.tz) == 'string' then redis.call('HSET', c, 'tz', ops.tz) end
+if type(ops.name) == 'string' then set_field(c, 'name', ops.name) end
+if type(ops.tz) == 'string' then set_field(c, 'tz', ops.tz) end
 if ops.opt == 'out' then
   local o = redis.call('HGET', c, 'opt')
-  if not o or o == '' then redis.call('HSET', c, 'opt', NOW, 'opt_src', ops.opt_src or 'api') end
+  if not o or o == '' then
+    redis.call('HSET', c, 'opt', NOW, 'opt_src', ops.opt_src or 'api')
+    changed = true
+  end
 elseif ops.opt == 'in' then
-  redis.call('HDEL', c, 'opt', 'opt_src')
+  if redis.call('HDEL', c, 'opt', 'opt_src') > 0 then changed = true end
 end
 if type(ops.note) == 'string' then
   redis.call('LPUSH', c .. ':n', ops.note)
   redis.call('LTRIM', c .. ':n', 0, ops.max_notes - 1)
+  changed = true
 end
-bump(cid)
+if changed then bump(cid) end
 return {'ok', read(cid)}
 `)
 

@@ -207,6 +207,52 @@ func TestChangesElsewhereReachARememberedContact(t *testing.T) {
 	}
 }
 
+// An update that changes nothing (the tag already there, the same name and
+// attribute, consent as it was) leaves pv alone, so other processes go on
+// moving only the times; each op that changes something bumps it.
+func TestOnlyAChangingUpdateBumpsTheVersion(t *testing.T) {
+	p := newTwoProcesses(t)
+	ctx := context.Background()
+	msg, cid := p.newCustomer(t, "o6")
+	name, tz := "王先生", "Asia/Shanghai"
+	first := Update{Name: &name, Timezone: &tz, AddTags: []string{"vip"}, SetAttributes: map[string]string{"city": "杭州"},
+		OptOut: new(false)}
+	if _, err := p.b.Update(ctx, cid, first); err != nil {
+		t.Fatal(err)
+	}
+	observePiped(t, p.a, msg)
+	if _, touched := observePiped(t, p.a, msg); !touched {
+		t.Fatal("the process does not remember the contact")
+	}
+	pv := p.field(t, cid, "pv")
+	for _, u := range []Update{first, {RemoveTags: []string{"never-set"}, UnsetAttributes: []string{"never-set"}}} {
+		if _, err := p.b.Update(ctx, cid, u); err != nil {
+			t.Fatal(err)
+		}
+		if got := p.field(t, cid, "pv"); got != pv {
+			t.Fatalf("%+v changed nothing but moved pv %s → %s", u, pv, got)
+		}
+	}
+	if _, touched := observePiped(t, p.a, msg); !touched {
+		t.Fatal("an update that changed nothing made the other process observe in full")
+	}
+	other := "杭州市"
+	for _, u := range []Update{
+		{AddTags: []string{"回访"}}, {RemoveTags: []string{"回访"}}, {SetAttributes: map[string]string{"city": other}},
+		{UnsetAttributes: []string{"city"}}, {Name: &other}, {Timezone: new("UTC")}, {OptOut: new(true)}, {OptOut: new(false)},
+		{Note: &Note{Text: "来电"}},
+	} {
+		if _, err := p.b.Update(ctx, cid, u); err != nil {
+			t.Fatal(err)
+		}
+		got := p.field(t, cid, "pv")
+		if got == pv {
+			t.Fatalf("%+v changed the contact but not pv (%s)", u, pv)
+		}
+		pv = got
+	}
+}
+
 func TestWhatTheTimesCannotCarryIsObservedInFull(t *testing.T) {
 	ctx := context.Background()
 	for _, tc := range []struct {
