@@ -87,7 +87,7 @@ func (a *Account) openRequest(q wxcrypto.Query, body []byte) (message.Message, e
 }
 
 func parseQuery(c *fiber.Ctx) (wxcrypto.Query, error) {
-	return wxcrypto.ParseRawQuery(string(c.Request().URI().QueryString()))
+	return wxcrypto.ParseRequestQuery(c.Request().URI().QueryString(), c.Context().QueryArgs())
 }
 
 // refuse answers a request that cannot be processed: 401 for requests that

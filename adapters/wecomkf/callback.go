@@ -113,7 +113,7 @@ func (a *Account) announce(ctx context.Context, kf, token string) error {
 }
 
 func parseQuery(c *fiber.Ctx) (wxcrypto.Query, error) {
-	return wxcrypto.ParseRawQuery(string(c.Request().URI().QueryString()))
+	return wxcrypto.ParseRequestQuery(c.Request().URI().QueryString(), c.Context().QueryArgs())
 }
 
 // refuse answers a request that cannot be processed: 401 for requests that

@@ -2,7 +2,6 @@ package wxaccount
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 
 	"github.com/gofiber/fiber/v2"
@@ -43,19 +42,9 @@ func StatusOf(err error) int {
 	return http.StatusInternalServerError
 }
 
-// ParseQuery reads the signature parameters of a callback request from
-// the server's parsed arguments, after refusing a query string that does
-// not decode (wxcrypto.CheckRawQuery) as WeCom's callbacks do.
+// ParseQuery reads the signature parameters of a callback request.
 func ParseQuery(c *fiber.Ctx) (wxcrypto.Query, error) {
-	if err := wxcrypto.CheckRawQuery(c.Request().URI().QueryString()); err != nil {
-		return wxcrypto.Query{}, fmt.Errorf("reading callback query: %w", err)
-	}
-	args := c.Context().QueryArgs()
-	q, err := wxcrypto.ParseQueryFrom(func(name string) string { return string(args.Peek(name)) })
-	if err != nil {
-		return wxcrypto.Query{}, fmt.Errorf("reading callback query: %w", err)
-	}
-	return q, nil
+	return wxcrypto.ParseRequestQuery(c.Request().URI().QueryString(), c.Context().QueryArgs())
 }
 
 // Open verifies a POSTed callback for an account in mode enc and returns

@@ -48,25 +48,25 @@ func (q Query) Encrypted() bool {
 // §3.1); url.Values is already decoded, but a '+' sent unescaped decodes to a
 // space, which base64 never contains, so spaces in echostr are turned back
 // into '+'.
-func ParseQuery(v url.Values) (Query, error) { return ParseQueryFrom(v.Get) }
+func ParseQuery(v url.Values) (Query, error) { return parseQueryFrom(v.Get) }
 
-// ParseRawQuery is ParseQuery on a URL's raw query string, refusing one
-// that does not decode (ErrMalformedParam).
-func ParseRawQuery(raw string) (Query, error) {
-	v, err := url.ParseQuery(raw)
-	if err != nil {
-		return Query{}, fmt.Errorf("%w: query string: %v", ErrMalformedParam, err)
+// QueryArgs is a server's own parse of a request's query, each
+// parameter's first decoded value (fasthttp's *Args).
+type QueryArgs interface{ Peek(key string) []byte }
+
+// ParseRequestQuery is ParseQuery for a server that has parsed the query
+// already: raw is the query string as sent, refused (ErrMalformedParam)
+// when it does not decode as url.ParseQuery would refuse it (a '%' not
+// followed by two hex digits, a ';'), since a lenient server parse would
+// take it; the parameters come from args, so nothing is parsed twice.
+func ParseRequestQuery(raw []byte, args QueryArgs) (Query, error) {
+	if err := checkRawQuery(raw); err != nil {
+		return Query{}, fmt.Errorf("parsing callback query: %w", err)
 	}
-	return ParseQuery(v)
+	return parseQueryFrom(func(name string) string { return string(args.Peek(name)) })
 }
 
-// CheckRawQuery refuses a raw query string that ParseRawQuery would refuse
-// (ErrMalformedParam): a '%' not followed by two hex digits, or a ';',
-// which url.ParseQuery no longer takes as a separator. A server that reads
-// its own parsed arguments (ParseQueryFrom) checks the raw string with it
-// first, so every callback answers a malformed query with the same 400
-// however it reads the parameters.
-func CheckRawQuery[T string | []byte](raw T) error {
+func checkRawQuery(raw []byte) error {
 	for i := 0; i < len(raw); i++ {
 		switch raw[i] {
 		case ';':
@@ -83,10 +83,9 @@ func CheckRawQuery[T string | []byte](raw T) error {
 
 func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
 
-// ParseQueryFrom is ParseQuery reading each parameter's first decoded value
-// through get, so a server can read its own parsed query (fasthttp's
-// arguments) without copying it into url.Values first.
-func ParseQueryFrom(get func(name string) string) (Query, error) {
+// parseQueryFrom is ParseQuery reading each parameter's first decoded
+// value through get.
+func parseQueryFrom(get func(name string) string) (Query, error) {
 	q := Query{
 		Signature:    strings.ToLower(get("signature")),
 		MsgSignature: strings.ToLower(get("msg_signature")),

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/valyala/fasthttp"
 )
 
 func TestParseQuery(t *testing.T) {
@@ -30,13 +32,20 @@ func TestParseQuery(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			q, err := ParseRawQuery(tt.raw)
+			q, err := parseRaw(tt.raw)
 			if !errors.Is(err, tt.want) || (tt.want == nil) != (err == nil) {
-				t.Fatalf("ParseRawQuery = %v, want %v", err, tt.want)
+				t.Fatalf("ParseRequestQuery = %v, want %v", err, tt.want)
 			}
 			if err == nil && q.Encrypted() != tt.enc {
 				t.Fatalf("Encrypted = %v, want %v", q.Encrypted(), tt.enc)
 			}
 		})
 	}
+}
+
+// parseRaw is ParseRequestQuery as a fasthttp server calls it.
+func parseRaw(raw string) (Query, error) {
+	var args fasthttp.Args
+	args.Parse(raw)
+	return ParseRequestQuery([]byte(raw), &args)
 }
