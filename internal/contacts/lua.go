@@ -352,10 +352,14 @@ if type(ops.add) == 'table' and #ops.add > 0 then
   end
   if n > ops.max_tags then return {'limit', 'tags', ops.max_tags} end
 end
+-- was holds the attributes' values before the update (false when unset),
+-- read once for the limit and for telling a change.
+local was = {}
 if type(ops.set) == 'table' then
   local n = redis.call('HLEN', c .. ':a')
   for k, _ in pairs(ops.set) do
-    if redis.call('HEXISTS', c .. ':a', k) == 0 then n = n + 1 end
+    was[k] = redis.call('HGET', c .. ':a', k)
+    if not was[k] then n = n + 1 end
   end
   if type(ops.unset) == 'table' then
     for _, k in ipairs(ops.unset) do
@@ -392,7 +396,13 @@ if type(ops.unset) == 'table' then
   end
 end
 if type(ops.set) == 'table' then
-  for k, v in pairs(ops.set) do set_field(c .. ':a', k, v) end
+  -- A key is never both set and unset (Update.Validate), so was still holds.
+  for k, v in pairs(ops.set) do
+    if was[k] ~= v then
+      redis.call('HSET', c .. ':a', k, v)
+      changed = true
+    end
+  end
 end
 if type(ops.name) == 'string' then set_field(c, 'name', ops.name) end
 if type(ops.tz) == 'string' then set_field(c, 'tz', ops.tz) end

@@ -214,11 +214,11 @@ func (s *Store) observe(ctx context.Context, c redis.Scripter, msg message.Messa
 		o.cmd = observeScript.Run(ctx, c, keys, o.args(false)...)
 		return o, nil
 	}
-	s.loadScripts(ctx)
 	if rc := s.remembered.get(o.ik); rc != nil && o.onlyTimesChange(rc) {
 		o.queueTouch(ctx, c, rc)
 		return o, nil
 	}
+	s.loadScripts(ctx)
 	o.cmd = observeScript.EvalSha(ctx, c, keys, o.args(true)...)
 	return o, nil
 }
