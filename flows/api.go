@@ -207,7 +207,8 @@ type Result struct {
 	// the same Token (Runner does this).
 	AwaitHTTP *HTTPRequest
 	// Warnings are runtime problems worth a log line (an expression that
-	// failed on this data, a template value that could not be rendered).
+	// failed on this data, a template value that could not be rendered);
+	// the caller logs them, knowing the conversation (Runner does not).
 	Warnings []string
 }
 

@@ -65,15 +65,8 @@ func (r *Runner) Run(ctx context.Context, st State, in Input) Result {
 		actions = append(actions, res.Actions...)
 		warnings = append(warnings, res.Warnings...)
 	}
-	r.logWarnings(res.State.Flow, warnings)
 	res.Actions, res.Warnings, res.Handled = actions, warnings, handled
 	return res
-}
-
-func (r *Runner) logWarnings(flow string, warnings []string) {
-	for _, w := range warnings {
-		r.Log.Warn("flow warning", zap.String("flow", flow), zap.String("warning", w))
-	}
 }
 
 // RunPure is Run for a turn that must not do I/O: when the engine's answer
@@ -85,6 +78,5 @@ func (r *Runner) RunPure(st State, in Input) (Result, bool) {
 	if res.AwaitHTTP != nil {
 		return Result{}, false
 	}
-	r.logWarnings(res.State.Flow, res.Warnings)
 	return res, true
 }

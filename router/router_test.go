@@ -25,6 +25,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
 	"gopkg.in/yaml.v3"
 )
 
@@ -65,6 +66,12 @@ flows:
     triggers: { keywords: [whoami] }
     steps:
       - say: "you are {{contact.name}}"
+  - id: loop
+    triggers: { keywords: [loop] }
+    steps:
+      - id: a
+        say: tick
+      - goto: a
 `
 
 type env struct {
@@ -519,5 +526,37 @@ func TestNumberQuestionRefusesInfinity(t *testing.T) {
 		if err := turn.Err(); err != nil || !ok || len(replies) == 0 || !strings.Contains(replies[0].Text, step.want) {
 			t.Fatalf("%q answered %+v (ready %v, err %v), want %q", step.say, replies, ok, err, step.want)
 		}
+	}
+}
+
+// A flow's runtime warning (here the circuit breaker stopping a loop) is
+// logged once, with the conversation, on either path.
+func TestFlowWarningsAreLoggedOnce(t *testing.T) {
+	for _, twoTrips := range []bool{false, true} {
+		t.Run(fmt.Sprintf("two_trips=%v", twoTrips), func(t *testing.T) {
+			core, logs := observer.New(zap.WarnLevel)
+			cfg := router.Defaults()
+			cfg.TwoTrips = twoTrips
+			r, _ := newProcessWith(t, cfg, redistest.New(t), store.Keys{Prefix: "kefu:"}, "warn", "passive_budget: 5s", zap.New(core), metrics.New())
+			ctx := context.Background()
+			for i, text := range []string{"hi", "loop"} { // the second turn may go in one trip
+				m := message.Message{ID: fmt.Sprintf("w%d", i), Channel: fakechannel.Kind, Account: "warn", ConversationID: "fake:warn:u1",
+					From: message.Party{ID: "u1"}, Kind: message.KindText, Text: text}
+				turn, err := r.Accept(ctx, m)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, ok := turn.TakePassive(ctx, 5*time.Second); !ok {
+					t.Fatalf("%s: no passive reply", text)
+				}
+			}
+			warned := logs.FilterMessage("flow warning").All()
+			if len(warned) != 1 {
+				t.Fatalf("%d flow warning lines, want 1: %v", len(warned), warned)
+			}
+			if f := warned[0].ContextMap(); f["conversation"] != "fake:warn:u1" || !strings.Contains(fmt.Sprint(f["warning"]), `"loop"`) {
+				t.Fatalf("fields %v", f)
+			}
+		})
 	}
 }
