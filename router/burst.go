@@ -2,7 +2,6 @@ package router
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -38,7 +37,7 @@ func mergeable(m message.Message) bool {
 // burst == nil when a later message of the burst will answer for this one.
 func (r *Router) joinBurst(ctx context.Context, t *turn, window time.Duration) (dup bool, burst []message.Message, err error) {
 	conv := t.msg.ConversationID
-	b, err := json.Marshal(&t.msg)
+	b, err := encodeJSON(&t.msg)
 	if err != nil {
 		return false, nil, fmt.Errorf("encoding burst message: %w", err)
 	}
@@ -74,7 +73,7 @@ func (r *Router) joinBurst(ctx context.Context, t *turn, window time.Duration) (
 	for _, it := range items {
 		s, _ := it.(string)
 		var m message.Message
-		if json.Unmarshal([]byte(s), &m) == nil {
+		if decodeJSON([]byte(s), &m) == nil {
 			burst = append(burst, m)
 		}
 	}

@@ -2,7 +2,6 @@ package router
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -94,7 +93,7 @@ func (r *Router) Record(ctx context.Context, d Delivery) ([]message.Message, err
 			m.Kind = message.KindText
 		}
 		msgs[i] = m
-		b, err := json.Marshal(&m)
+		b, err := encodeJSON(&m)
 		if err != nil {
 			return nil, fmt.Errorf("encoding delivery: %w", err)
 		}

@@ -2,7 +2,6 @@ package router
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -53,7 +52,7 @@ func (r *Router) oneTrip(ctx context.Context, t *turn, dedupKey string, start ti
 		recalled = &rec
 	}
 	conv := &Conversation{}
-	if err := json.Unmarshal(cached.state, conv); err != nil {
+	if err := decodeJSON(cached.state, conv); err != nil {
 		r.states.drop(msg.ConversationID)
 		return false, false, nil, nil
 	}

@@ -2,7 +2,6 @@ package router
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -71,7 +70,7 @@ func (r *Router) load(ctx context.Context, conv, dedupKey string, observe *messa
 	c := &Conversation{}
 	vals := state.Val()
 	if s, ok := vals[1].(string); ok && s != "" {
-		if err := json.Unmarshal([]byte(s), c); err != nil {
+		if err := decodeJSON([]byte(s), c); err != nil {
 			// A state we cannot read must not wedge the customer: start over.
 			r.log.Warn("discarding unreadable conversation state")
 			c = &Conversation{}
@@ -86,7 +85,7 @@ func (r *Router) load(ctx context.Context, conv, dedupKey string, observe *messa
 	out.conv = c
 	for _, p := range pend.Val() {
 		var m message.Message
-		if err := json.Unmarshal([]byte(p), &m); err == nil {
+		if err := decodeJSON([]byte(p), &m); err == nil {
 			out.pending = append(out.pending, m)
 		}
 	}
@@ -165,7 +164,7 @@ return out
 // components' state are dropped, with an error logged, and the customer
 // starts over while the turn's replies still go out.
 func (r *Router) encodeState(conv *Conversation) ([]byte, error) {
-	state, err := json.Marshal(conv)
+	state, err := encodeJSON(conv)
 	if err == nil {
 		return state, nil
 	}
@@ -173,7 +172,7 @@ func (r *Router) encodeState(conv *Conversation) ([]byte, error) {
 	r.log.Error("conversation state cannot be encoded; resetting its flow", zap.String("conversation", conv.ID),
 		zap.String("flow", conv.Flow.Flow), zap.Error(err))
 	conv.Flow, conv.Ext = flows.State{}, nil
-	state, err = json.Marshal(conv)
+	state, err = encodeJSON(conv)
 	if err != nil {
 		return nil, fmt.Errorf("encoding conversation state: %w", err)
 	}
@@ -261,7 +260,7 @@ func (r *Router) queueCommit(ctx context.Context, pipe redis.Pipeliner, conv *Co
 		args = append(args, "", "", "", "", "")
 	}
 	for i := range entries {
-		b, err := json.Marshal(&entries[i])
+		b, err := encodeJSON(&entries[i])
 		if err != nil {
 			return nil, fmt.Errorf("encoding transcript entry: %w", err)
 		}

@@ -2,7 +2,6 @@ package router
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/kefu-gateway/kefu/adapters"
@@ -60,7 +59,7 @@ func DecodeEntry(id string, raw any) (message.Message, error) {
 	if !ok {
 		return m, fmt.Errorf("transcript entry %s has no message", id)
 	}
-	if err := json.Unmarshal([]byte(s), &m); err != nil {
+	if err := decodeJSON([]byte(s), &m); err != nil {
 		return m, fmt.Errorf("decoding transcript entry %s: %w", id, err)
 	}
 	m.ID = id
