@@ -16,7 +16,8 @@ import (
 
 // BenchmarkCommitScript is the Redis server's share of a returning
 // customer's one-trip turn: the commit (commitScript) of a keyword flow's
-// answer with its contact guard, the message and the reply appended to the
+// answer with the contact's observation (checked, then its times moved),
+// the message and the reply appended to the
 // transcript, sixteen conversations' commits per pipeline as under load.
 // It reports the server's time per commit (INFO commandstats, so run it
 // alone) beside the Go side's.
@@ -27,12 +28,17 @@ func BenchmarkCommitScript(b *testing.B) {
 	ctx := context.Background()
 	r := New(Defaults(), Deps{Redis: db.Client, Keys: store.Keys{Prefix: "kefu:"}, Log: zap.NewNop()})
 	const perPipe = 16
-	guard := Guard{Key: "kefu:{ct}:c:c1", Field: "pv", Value: "3"}
-	if err := db.Client.HSet(ctx, guard.Key, "pv", "3", "created", "1").Err(); err != nil {
-		b.Fatal(err)
-	}
 	convs := make([]*Conversation, perPipe)
 	for i := range convs {
+		// Each customer's contact, as the contacts store keeps it.
+		c := fmt.Sprintf("kefu:{ct}:c:c%d", i)
+		if err := db.Client.HSet(ctx, c, "pv", "3", "created", "1", "lin", "1", "last", "1").Err(); err != nil {
+			b.Fatal(err)
+		}
+		idt := fmt.Sprintf(`{"channel":"wechat_oa","account":"bench","id":"o%d","union_id":"","conversation_id":"wechat_oa:bench:o%d","first_seen":1,"last_inbound":1,"meta":[]}`, i, i)
+		if err := db.Client.HSet(ctx, c+":i", fmt.Sprintf("wechat_oa/bench/o%d", i), idt).Err(); err != nil {
+			b.Fatal(err)
+		}
 		id := fmt.Sprintf("wechat_oa:bench:o%d", i)
 		convs[i] = &Conversation{ID: id, Channel: "wechat_oa", Account: "bench",
 			Customer: message.Party{ID: fmt.Sprintf("o%d", i), Role: message.RoleCustomer},
@@ -62,7 +68,8 @@ func BenchmarkCommitScript(b *testing.B) {
 			entries := turn(conv, n+i)
 			conv.Turns++
 			call, err := r.queueCommit(ctx, pipe, conv, commitOptions{botReplies: true,
-				oneTrip: &oneTripCommit{dedupKey: r.keys.Dedup("wechat_oa", "bench", entries[0].ID), guard: guard}}, entries)
+				oneTrip: &oneTripCommit{dedupKey: r.keys.Dedup("wechat_oa", "bench", entries[0].ID), touch: ContactTouch{Args: []any{
+					"kefu:{ct}:", time.Now().UnixMilli(), fmt.Sprintf("c%d", i), fmt.Sprintf("wechat_oa/bench/o%d", i), "3"}}}}, entries)
 			if err != nil {
 				b.Fatal(err)
 			}

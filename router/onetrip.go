@@ -14,12 +14,13 @@ import (
 // oneTrip answers t in a single Redis round trip when it can: from the
 // state this process committed last for the conversation (oneTripStates)
 // and the contact it remembers for the sender (ContactRecaller), it runs
-// the turn first and sends the commit with the contact observation after.
-// The commit script checks what the answer assumed (the message unseen,
-// the version, the bot in charge, no deferred replies, the contact's
-// version) and marks the message seen only when it commits; see
-// commitScript. A two-trip turn sends the dedup mark, observation and load
-// first, and the commit once the answer is known.
+// the turn first and then sends the commit, which observes the contact in
+// the same script. The commit script checks what the answer assumed (the
+// message unseen, the version, the bot in charge, no deferred replies,
+// the contact unchanged), marks the message seen and moves the contact's
+// times only when it commits; see commitScript. A two-trip turn sends the
+// dedup mark, observation and load first, and the commit once the answer
+// is known.
 //
 // It tries only what needs no I/O to answer (a flow without HTTP steps,
 // an unsupported kind) and nothing an interceptor may take: a stale guess
@@ -27,44 +28,46 @@ import (
 // and a platform's retry never repeats one.
 //
 // done is true when the turn is finished (committed, or a duplicate).
-// Otherwise it continues on the two-trip path; observed is then set when
-// the contact observation already ran (view the contact it found, nil when
-// that failed).
-func (r *Router) oneTrip(ctx context.Context, t *turn, dedupKey string, start time.Time, knownOnce func()) (done, observed bool, view *ContactView, err error) {
+// Otherwise it continues on the two-trip path, which observes the contact
+// as for any turn: a refused commit wrote nothing.
+func (r *Router) oneTrip(ctx context.Context, t *turn, dedupKey string, start time.Time, knownOnce func()) (done bool, err error) {
 	if !r.oneTripOK || !r.oneTripGate.allow() || !r.noInterceptorWants(t.msg) {
-		return false, false, nil, nil
+		return false, nil
 	}
 	cached, ok := r.states.get(t.msg.ConversationID)
 	if !ok {
-		return false, false, nil, nil
+		return false, nil
 	}
 	msg := t.msg
 	var recalled *RecalledContact
 	if r.contacts != nil && msg.IsCustomer() && msg.From.ID != "" {
 		recaller, ok := r.contacts.(ContactRecaller)
 		if !ok {
-			return false, false, nil, nil
+			return false, nil
 		}
 		rec, ok := recaller.Recall(observedMessage(msg, t.caps))
 		if !ok {
-			return false, false, nil, nil
+			return false, nil
 		}
 		recalled = &rec
 	}
 	conv := &Conversation{}
 	if err := decodeJSON(cached.state, conv); err != nil {
 		r.states.drop(msg.ConversationID)
-		return false, false, nil, nil
+		return false, nil
 	}
 	conv.Version = cached.version
-	var guard Guard
+	var touch ContactTouch
 	if recalled != nil {
-		conv.Contact, guard = recalled.View.Contact, recalled.Guard
+		if len(recalled.Touch.Args) != touchArgs {
+			return false, nil
+		}
+		conv.Contact, touch = recalled.View.Contact, recalled.Touch
 	}
 	replies, effects, ok := r.respond(ctx, conv, msg, t.caps, true)
 	if !ok {
 		r.oneTrips.WithLabelValues("needs_io").Inc()
-		return false, false, nil, nil
+		return false, nil
 	}
 
 	pipe := r.rdb.Pipeline()
@@ -73,19 +76,13 @@ func (r *Router) oneTrip(ctx context.Context, t *turn, dedupKey string, start ti
 		botReplies:     hasBotReply(replies),
 		publish:        t.caps.TranscriptDelivery,
 		numberOutbound: len(replies) > 0 && t.repliesGoActive(),
-		oneTrip:        &oneTripCommit{dedupKey: dedupKey, guard: guard},
+		oneTrip:        &oneTripCommit{dedupKey: dedupKey, touch: touch},
 	}, entries)
 	if err != nil {
-		return false, false, nil, err
-	}
-	// The observation goes after the commit: a contact changed meanwhile
-	// fails both the guard and the touch, and the latter observes in full.
-	var readContact func() (ContactView, error)
-	if recalled != nil {
-		readContact = recalled.Observe(ctx, pipe)
+		return false, err
 	}
 	if err := r.batch.Exec(ctx, pipe.Cmds()); err != nil {
-		return false, false, nil, fmt.Errorf("committing turn: %w", err)
+		return false, fmt.Errorf("committing turn: %w", err)
 	}
 	ids, seq, err := call.result(ctx)
 	switch {
@@ -93,19 +90,17 @@ func (r *Router) oneTrip(ctx context.Context, t *turn, dedupKey string, start ti
 		r.oneTripGate.record(false)
 		r.oneTrips.WithLabelValues("committed").Inc()
 		knownOnce()
-		if readContact != nil {
-			if _, err := readContact(); err != nil {
-				r.log.Warn("observing contact failed", zap.Error(err))
-			}
+		if recalled != nil && recalled.Touched != nil {
+			recalled.Touched()
 		}
 		r.committed(ctx, t, conv, msg, start, nil, replies, ids[1:], seq, effects)
-		return true, false, nil, nil
+		return true, nil
 	case errors.Is(err, errSeen):
 		r.oneTrips.WithLabelValues("duplicate").Inc()
 		t.dup = true
 		knownOnce()
 		r.dropDuplicate(t)
-		return true, false, nil, nil
+		return true, nil
 	case errors.Is(err, errConflict), errors.Is(err, errHumanOwned), errors.Is(err, errContactChanged), errors.Is(err, errDeferred):
 		r.oneTripGate.record(true)
 		r.oneTrips.WithLabelValues("changed").Inc()
@@ -114,15 +109,9 @@ func (r *Router) oneTrip(ctx context.Context, t *turn, dedupKey string, start ti
 		// and loading it failed): the two-trip path tries again.
 		r.log.Warn("one-trip commit failed", zap.String("conversation", msg.ConversationID), zap.Error(err))
 	}
-	if readContact == nil {
-		return false, false, nil, nil
-	}
-	v, err := readContact()
-	if err != nil {
-		r.log.Warn("observing contact failed", zap.Error(err))
-		return false, true, nil, nil
-	}
-	return false, true, &v, nil
+	// A refused commit wrote nothing, the contact's times included: the
+	// two-trip turn observes the contact as any other.
+	return false, nil
 }
 
 // observedMessage is msg as the contact observation takes it: with the

@@ -148,18 +148,21 @@ func TestOneTripLeavesIOToTheTwoTripPath(t *testing.T) {
 	e.wantOneTrips(t, map[string]int{"committed": 1})
 }
 
-// guardedObserver is a contact observer that remembers one contact,
-// guarded by a hash field the test changes as another process would.
+// guardedObserver is a contact observer that remembers one contact, kept
+// as the contacts store keeps it (a hash with its version, and the
+// sender's identity), which the test changes as another process would.
 type guardedObserver struct {
-	key   string
-	mu    sync.Mutex
-	name  string // what a full observation finds
-	known string // what this process remembers
-	pv    string
+	prefix, cid, ik string
+	mu              sync.Mutex
+	name            string // what a full observation finds
+	known           string // what this process remembers
+	pv              string
 }
 
+func (o *guardedObserver) key() string { return o.prefix + "c:" + o.cid }
+
 func (o *guardedObserver) ObservePipe(ctx context.Context, pipe redis.Pipeliner, msg message.Message) (func() (router.ContactView, error), error) {
-	cmd := pipe.HGet(ctx, o.key, "pv")
+	cmd := pipe.HGet(ctx, o.key(), "pv")
 	return func() (router.ContactView, error) {
 		o.mu.Lock()
 		defer o.mu.Unlock()
@@ -176,12 +179,8 @@ func (o *guardedObserver) Recall(msg message.Message) (router.RecalledContact, b
 	if o.known == "" {
 		return router.RecalledContact{}, false
 	}
-	rec := router.RecalledContact{Guard: router.Guard{Key: o.key, Field: "pv", Value: o.pv}}
+	rec := router.RecalledContact{Touch: router.ContactTouch{Args: []any{o.prefix, time.Now().UnixMilli(), o.cid, o.ik, o.pv}}}
 	rec.View.Contact.Name = o.known
-	rec.Observe = func(ctx context.Context, pipe redis.Pipeliner) func() (router.ContactView, error) {
-		read, _ := o.ObservePipe(ctx, pipe, msg)
-		return read
-	}
 	return rec, true
 }
 
@@ -191,8 +190,9 @@ func (o *guardedObserver) Recall(msg message.Message) (router.RecalledContact, b
 func TestOneTripGuardsTheRememberedContact(t *testing.T) {
 	e := setup(t, "onetripcontact", "passive_budget: 2s")
 	ctx := context.Background()
-	obs := &guardedObserver{key: "kefu:test:contact", name: "小王"}
-	e.db.Client.HSet(ctx, obs.key, "pv", "1")
+	obs := &guardedObserver{prefix: "kefu:test:", cid: "c1", ik: "fake/a/u", name: "小王"}
+	e.db.Client.HSet(ctx, obs.key(), "pv", "1", "created", "1")
+	e.db.Client.HSet(ctx, obs.key()+":i", obs.ik, `{"last_inbound":1}`)
 	e.r.SetContacts(obs)
 
 	e.ask(t, "m1", "hi")
@@ -204,12 +204,12 @@ func TestOneTripGuardsTheRememberedContact(t *testing.T) {
 	obs.mu.Lock()
 	obs.name = "王先生"
 	obs.mu.Unlock()
-	e.db.Client.HSet(ctx, obs.key, "pv", "2")
+	e.db.Client.HSet(ctx, obs.key(), "pv", "2")
 	if got := e.ask(t, "m3", "whoami"); strings.Join(got, "|") != "you are 王先生" {
 		t.Fatalf("after the contact changed: %q", got)
 	}
 	e.wantOneTrips(t, map[string]int{"committed": 1, "changed": 1})
-	e.db.Client.Del(ctx, obs.key)
+	e.db.Client.Del(ctx, obs.key())
 	e.ask(t, "m4", "whoami")
 	e.wantOneTrips(t, map[string]int{"committed": 1, "changed": 2})
 }

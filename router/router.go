@@ -272,11 +272,8 @@ func (r *Router) process(t *turn) {
 		inbound, dedupKey = burst, ""
 		question.Text = mergeText(burst)
 	}
-	// observed is set when a one-trip attempt already observed the
-	// contact (as contact).
-	observed := false
 	if dedupKey != "" {
-		done, obs, view, err := r.oneTrip(ctx, t, dedupKey, start, knownOnce)
+		done, err := r.oneTrip(ctx, t, dedupKey, start, knownOnce)
 		if err != nil {
 			fail(err)
 			return
@@ -284,14 +281,13 @@ func (r *Router) process(t *turn) {
 		if done {
 			return
 		}
-		observed, contact = obs, view
 	}
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
 			dedupKey = ""
 		}
 		var observe *message.Message
-		if attempt == 0 && !observed {
+		if attempt == 0 {
 			observe = new(observedMessage(question, t.caps))
 		}
 		ld, err := r.load(ctx, t.msg.ConversationID, dedupKey, observe)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/kefu-gateway/kefu/adapters/message"
 	"github.com/kefu-gateway/kefu/flows"
+	"github.com/kefu-gateway/kefu/internal/contacts"
 	"github.com/kefu-gateway/kefu/internal/store"
 	"github.com/kefu-gateway/kefu/workers"
 	"github.com/redis/go-redis/v9"
@@ -103,8 +104,11 @@ func (r *Router) load(ctx context.Context, conv, dedupKey string, observe *messa
 // A one-trip turn (see oneTrip) names its dedup key: it was answered before
 // its message was deduplicated, from the state this process committed
 // last, for a conversation the bot owns with no deferred replies, and with
-// the contact this process remembers (the guard). The script checks each
-// and marks the message seen only when it commits.
+// the contact this process remembers. The script checks each (the contact
+// with contact_touch_check, contacts.TouchLua), marks the message seen only
+// when it commits, and then moves the contact's times itself
+// (contact_touch_apply): the contact observation costs no script call of
+// its own.
 //
 //	KEYS: 1 conversation hash, 2 transcript stream, 3 pending list,
 //	      and only when numbering: 4 outbound counter, 5 outbound done,
@@ -114,16 +118,18 @@ func (r *Router) load(ctx context.Context, conv, dedupKey string, observe *messa
 //	      8 bot reply allowed only when owner is empty ("1"/"0"),
 //	      9 number the replies ("1"/"0"), 10 outbound numbering TTL ms,
 //	      11 one-trip dedup key ("" = not a one-trip turn), 12 its TTL ms,
-//	      13 guard hash ("" = none), 14 guard field, 15 guard value,
-//	      16.. message JSON, one per entry
+//	      13-17 the contact's touch (ContactTouch.Args: key prefix, now ms,
+//	      contact id, identity key, version; 13 = "" for none),
+//	      18.. message JSON, one per entry
 //
 // Returns {outbound number or 0, entry id ...}, or -1 on a version
 // conflict, -2 when bot replies are refused because a human owns the
 // conversation; for a one-trip turn also -3 when the message was seen
-// before, -4 when the guard fails and -5 when replies are deferred. A
+// before, -4 when the contact changed and -5 when replies are deferred. A
 // refusal writes nothing.
-var commitScript = redis.NewScript(workers.NextOutboundNumberLua + `
+var commitScript = redis.NewScript(workers.NextOutboundNumberLua + contacts.TouchLua + `
 local oneTrip = ARGV[11] ~= ''
+local tc, th, traw
 -- A one-trip turn marks its message seen first, in the step that tells
 -- whether it was; a refusal after that takes the mark back (refuse).
 if oneTrip and not redis.call('SET', ARGV[11], '1', 'NX', 'PX', ARGV[12]) then return -3 end
@@ -137,10 +143,8 @@ if h[2] and h[2] ~= '' and (oneTrip or ARGV[8] == '1') then return refuse(-2) en
 if oneTrip then
   if redis.call('LLEN', KEYS[3]) > 0 then return refuse(-5) end
   if ARGV[13] ~= '' then
-    -- A guard value read back proves its hash exists; only an empty one
-    -- (the field not set yet) needs the hash's existence checked.
-    local g = redis.call('HGET', ARGV[13], ARGV[14]) or ''
-    if g ~= ARGV[15] or (g == '' and redis.call('EXISTS', ARGV[13]) == 0) then return refuse(-4) end
+    tc, th, traw = contact_touch_check(ARGV[13], ARGV[15], ARGV[16], ARGV[17])
+    if not tc then return refuse(-4) end
   end
 end
 redis.call('HSET', KEYS[1], 'v', tonumber(ARGV[1]) + 1, 'd', ARGV[2])
@@ -149,12 +153,13 @@ local n = tonumber(ARGV[7])
 if n > 0 then redis.call('LTRIM', KEYS[3], n, -1) end
 local out = {0}
 if ARGV[9] == '1' then out[1] = next_outbound_number(KEYS[4], KEYS[5], KEYS[6], ARGV[10]) end
-for i = 16, #ARGV do
+for i = 18, #ARGV do
   local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'm', ARGV[i])
   out[#out + 1] = id
   if ARGV[6] ~= '' then redis.call('PUBLISH', ARGV[6], 'm' .. id .. '\n' .. ARGV[i]) end
 end
 if #out > 1 then redis.call('PEXPIRE', KEYS[2], ARGV[5]) end
+if tc then contact_touch_apply(ARGV[13], tonumber(ARGV[14]), ARGV[15], ARGV[16], tc, th, traw) end
 return out
 `)
 
@@ -209,10 +214,15 @@ type commitOptions struct {
 	oneTrip *oneTripCommit
 }
 
-// oneTripCommit is what a one-trip turn's commit checks besides the version.
+// touchArgs is how many arguments contacts.TouchLua's functions take
+// (ContactTouch.Args).
+const touchArgs = 5
+
+// oneTripCommit is what a one-trip turn's commit checks besides the
+// version, and the contact observation it runs.
 type oneTripCommit struct {
 	dedupKey string
-	guard    Guard
+	touch    ContactTouch
 }
 
 // commit saves conv and appends entries to the transcript, returning their
@@ -246,7 +256,7 @@ func (r *Router) queueCommit(ctx context.Context, pipe redis.Pipeliner, conv *Co
 	if err != nil {
 		return nil, err
 	}
-	args := make([]any, 0, 15+len(entries))
+	args := make([]any, 0, 17+len(entries))
 	channel := ""
 	if opts.publish {
 		channel = r.keys.ConversationChannel(conv.ID)
@@ -254,10 +264,14 @@ func (r *Router) queueCommit(ctx context.Context, pipe redis.Pipeliner, conv *Co
 	args = append(args, conv.Version, state, r.cfg.StateTTL.Milliseconds(), r.cfg.TranscriptMax,
 		r.cfg.TranscriptTTL.Milliseconds(), channel, opts.pendingDelivered, store.ScriptFlag(opts.botReplies),
 		store.ScriptFlag(opts.numberOutbound), workers.OutboundOrderTTL.Milliseconds())
-	if o := opts.oneTrip; o != nil {
-		args = append(args, o.dedupKey, r.cfg.DedupTTL.Milliseconds(), o.guard.Key, o.guard.Field, o.guard.Value)
-	} else {
-		args = append(args, "", "", "", "", "")
+	switch o := opts.oneTrip; {
+	case o == nil:
+		args = append(args, "", "", "", "", "", "", "")
+	case len(o.touch.Args) == touchArgs:
+		args = append(args, o.dedupKey, r.cfg.DedupTTL.Milliseconds())
+		args = append(args, o.touch.Args...)
+	default:
+		args = append(args, o.dedupKey, r.cfg.DedupTTL.Milliseconds(), "", "", "", "", "")
 	}
 	for i := range entries {
 		b, err := encodeJSON(&entries[i])

@@ -42,31 +42,49 @@ func TestAnUnencodableStateStartsTheFlowOver(t *testing.T) {
 	}
 }
 
-// A one-trip commit's contact guard holds only while the guarded hash
-// exists with the remembered value; a value remembered as empty (the field
-// not set yet) still needs the hash to exist. A refused commit leaves the
-// message unmarked, so its two-trip turn still runs.
-func TestOneTripCommitChecksTheGuard(t *testing.T) {
+// A one-trip commit observes the recalled contact in its own script: it
+// commits only while the contact exists at the recalled version (empty:
+// the field not set yet) and still holds the sender's identity, and then
+// moves the identity's and the contact's times. A refused commit writes
+// nothing, the message's mark and the times included, so its two-trip
+// turn still runs and observes.
+func TestOneTripCommitObservesTheContact(t *testing.T) {
 	db := redistest.New(t)
 	ctx := context.Background()
 	r := New(Defaults(), Deps{Redis: db.Client, Keys: store.Keys{Prefix: "kefu:"}, Log: zap.NewNop()})
-	if err := db.Client.HSet(ctx, "kefu:c:kept", "created", "1").Err(); err != nil {
-		t.Fatal(err)
+	const ik, before = "fake/a/u", `{"channel":"fake","account":"a","id":"u","first_seen":5,"last_inbound":5,"meta":[]}`
+	for cid, pv := range map[string]string{"kept": "2", "new": ""} {
+		fields := []any{"created", "1", "lin", "5", "last", "5"}
+		if pv != "" {
+			fields = append(fields, "pv", pv)
+		}
+		if err := db.Client.HSet(ctx, "kefu:c:"+cid, fields...).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Client.HSet(ctx, "kefu:c:"+cid+":i", ik, before).Err(); err != nil {
+			t.Fatal(err)
+		}
 	}
+	const now = int64(1764000000123)
 	for i, tc := range []struct {
-		name  string
-		guard Guard
-		want  error
+		name     string
+		cid, ik  string
+		pv       string
+		want     error
+		touching string // the contact whose times move
 	}{
-		{"an empty value on a hash that is gone", Guard{Key: "kefu:c:gone", Field: "pv", Value: ""}, errContactChanged},
-		{"a value the hash does not hold", Guard{Key: "kefu:c:kept", Field: "pv", Value: "2"}, errContactChanged},
-		{"an empty value on a hash without the field", Guard{Key: "kefu:c:kept", Field: "pv", Value: ""}, nil},
+		{"a contact that is gone", "gone", ik, "", errContactChanged, ""},
+		{"a version the contact does not hold", "kept", ik, "3", errContactChanged, ""},
+		{"an identity the contact no longer holds", "kept", "fake/a/other", "2", errContactChanged, ""},
+		{"the recalled version", "kept", ik, "2", nil, "kept"},
+		{"an empty version on a contact without one", "new", ik, "", nil, "new"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			conv := &Conversation{ID: "fake:a:u" + strconv.Itoa(i)}
 			dedup := r.keys.Dedup("fake", "a", "m"+strconv.Itoa(i))
+			touch := ContactTouch{Args: []any{"kefu:", now + int64(i), tc.cid, tc.ik, tc.pv}}
 			pipe := db.Client.Pipeline()
-			call, err := r.queueCommit(ctx, pipe, conv, commitOptions{oneTrip: &oneTripCommit{dedupKey: dedup, guard: tc.guard}},
+			call, err := r.queueCommit(ctx, pipe, conv, commitOptions{oneTrip: &oneTripCommit{dedupKey: dedup, touch: touch}},
 				[]message.Message{{ID: "m", ConversationID: conv.ID, Kind: message.KindText, Text: "hi"}})
 			if err != nil {
 				t.Fatal(err)
@@ -78,6 +96,25 @@ func TestOneTripCommitChecksTheGuard(t *testing.T) {
 			seen, err := db.Client.Exists(ctx, dedup).Result()
 			if err != nil || (seen == 1) != (tc.want == nil) {
 				t.Fatalf("message marked seen: %d (%v), committed: %v", seen, err, tc.want == nil)
+			}
+			for _, cid := range []string{"kept", "new"} {
+				at := "5"
+				if cid == tc.touching {
+					at = strconv.FormatInt(now+int64(i), 10)
+				}
+				h := db.Client.HMGet(ctx, "kefu:c:"+cid, "lin", "last").Val()
+				idt := db.Client.HGet(ctx, "kefu:c:"+cid+":i", ik).Val()
+				if h[0] != at || h[1] != at || !strings.Contains(idt, `"last_inbound":`+at+`,`) {
+					t.Fatalf("contact %s after the commit: lin %v, last %v, identity %s; want the times at %s", cid, h[0], h[1], idt, at)
+				}
+				if score, err := db.Client.ZScore(ctx, "kefu:seen", cid).Result(); cid == tc.touching && (err != nil || strconv.FormatFloat(score, 'f', 0, 64) != at) {
+					t.Fatalf("contact %s seen at %v (%v), want %s", cid, score, err, at)
+				}
+			}
+			// Put the times back for the next case.
+			for _, cid := range []string{"kept", "new"} {
+				db.Client.HSet(ctx, "kefu:c:"+cid, "lin", "5", "last", "5")
+				db.Client.HSet(ctx, "kefu:c:"+cid+":i", ik, before)
 			}
 		})
 	}

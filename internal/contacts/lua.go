@@ -245,52 +245,74 @@ end
 return {contact, created, changed, before}
 `)
 
-// touchScript is the observation of a customer message from a returning
-// customer whose contact this process remembers (see recentContacts): when
-// the contact's pv is still the one remembered, nothing but the times can
-// differ from what observeScript would write, so it moves the identity's
-// and the contact's last inbound and last seen, and returns 1 without the
-// contact. Otherwise (the contact changed, was merged away or is gone) it
-// writes nothing and returns 0, and the caller observes in full.
+// TouchLua defines the two halves of a returning customer's observation
+// whose contact this process remembers (see recentContacts): when the
+// contact's pv is still the one remembered, nothing but the times can
+// differ from what observeScript would write.
 //
-//	ARGV: 3 cid, 4 identity key, 5 remembered pv ("" = none yet)
-var touchScript = redis.NewScript(`
-local P, NOW = ARGV[1], tonumber(ARGV[2])
-local c = P .. 'c:' .. ARGV[3]
-local h = redis.call('HMGET', c, 'pv', 'created', 'lin', 'last')
-if not h[2] or (h[1] or '') ~= ARGV[5] then return 0 end
-local raw = redis.call('HGET', c .. ':i', ARGV[4])
-if not raw then return 0 end
--- The record's last_inbound is rewritten in place: decoding and encoding
--- the JSON would cost a third of the script, and a pattern with a capture
--- tried at every byte (gsub) as much again. Only a number preceded by
--- { or , is it: the record's other values and its meta's are strings.
-local moved
-local from = 1
-while true do
-  local s, e = string.find(raw, '"last_inbound":', from, true)
-  if not s then break end
-  local digits = string.match(raw, '^(%d+)[,}]', e + 1)
-  local before = string.sub(raw, s - 1, s - 1)
-  if digits and (before == '{' or before == ',') then
-    moved = string.sub(raw, 1, e) .. ARGV[2] .. string.sub(raw, e + 1 + #digits)
-    break
+//   - contact_touch_check(P, cid, ik, pv) returns the contact's hash key,
+//     its times and the identity's record while the contact exists at
+//     version pv ("" = none yet) and still holds the identity; otherwise
+//     (changed, merged away, gone) nil, having written nothing.
+//   - contact_touch_apply(P, NOW, cid, ik, c, h, raw) then moves the
+//     identity's and the contact's last inbound and last seen.
+//
+// touchScript runs both alone; the router's one-trip commit runs them in
+// its own script (check before it writes anything, apply after), so the
+// turn costs Redis one script call fewer.
+const TouchLua = `
+local function contact_touch_check(P, cid, ik, pv)
+  local c = P .. 'c:' .. cid
+  local h = redis.call('HMGET', c, 'pv', 'created', 'lin', 'last')
+  if not h[2] or (h[1] or '') ~= pv then return nil end
+  local raw = redis.call('HGET', c .. ':i', ik)
+  if not raw then return nil end
+  return c, h, raw
+end
+local function contact_touch_apply(P, NOW, cid, ik, c, h, raw)
+  -- The record's last_inbound is rewritten in place: decoding and encoding
+  -- the JSON would cost a third of the script, and a pattern with a capture
+  -- tried at every byte (gsub) as much again. Only a number preceded by
+  -- { or , is it: the record's other values and its meta's are strings.
+  local moved
+  local from = 1
+  while true do
+    local s, e = string.find(raw, '"last_inbound":', from, true)
+    if not s then break end
+    local digits = string.match(raw, '^(%d+)[,}]', e + 1)
+    local before = string.sub(raw, s - 1, s - 1)
+    if digits and (before == '{' or before == ',') then
+      moved = string.sub(raw, 1, e) .. string.format('%d', NOW) .. string.sub(raw, e + 1 + #digits)
+      break
+    end
+    from = e + 1
   end
-  from = e + 1
+  if not moved then
+    local idt = cjson.decode(raw)
+    idt.last_inbound = NOW
+    moved = cjson.encode(idt)
+  end
+  redis.call('HSET', c .. ':i', ik, moved)
+  local lin = math.max((tonumber(h[3]) or 0) + 1, NOW)
+  if NOW > (tonumber(h[4]) or 0) then
+    redis.call('HSET', c, 'lin', lin, 'last', NOW)
+    redis.call('ZADD', P .. 'seen', NOW, cid)
+  else
+    redis.call('HSET', c, 'lin', lin)
+  end
 end
-if not moved then
-  local idt = cjson.decode(raw)
-  idt.last_inbound = NOW
-  moved = cjson.encode(idt)
-end
-redis.call('HSET', c .. ':i', ARGV[4], moved)
-local lin = math.max((tonumber(h[3]) or 0) + 1, NOW)
-if NOW > (tonumber(h[4]) or 0) then
-  redis.call('HSET', c, 'lin', lin, 'last', NOW)
-  redis.call('ZADD', P .. 'seen', NOW, ARGV[3])
-else
-  redis.call('HSET', c, 'lin', lin)
-end
+`
+
+// touchScript is TouchLua on its own: it moves the remembered contact's
+// times and returns 1, or writes nothing and returns 0 when the contact
+// changed, and the caller observes in full.
+//
+//	ARGV: 1 key prefix, 2 now (ms), 3 cid, 4 identity key, 5 remembered pv
+var touchScript = redis.NewScript(TouchLua + `
+local P, NOW, cid, ik = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
+local c, h, raw = contact_touch_check(P, cid, ik, ARGV[5])
+if not c then return 0 end
+contact_touch_apply(P, NOW, cid, ik, c, h, raw)
 return 1
 `)
 

@@ -171,10 +171,11 @@ type Recalled struct {
 	// Contact is what the observation returns, without identities, notes
 	// and times; the caller's own copy.
 	Contact *Contact
-	// The observation holds while the contact hash at Key exists and its
-	// VersionField reads Version ("" = absent): a turn that commits only
-	// under that condition (the router's one-trip turns) sees the contact
-	// as a full observation would.
+	// The observation holds while the contact hash at Key exists, its
+	// VersionField reads Version ("" = absent) and it still holds the
+	// sender's identity: contact_touch_check (TouchLua) checks exactly
+	// that, so a turn that commits only then (the router's one-trip turns)
+	// sees the contact as a full observation would.
 	Key, Version string
 	o            *ObserveCmd
 }
@@ -185,6 +186,16 @@ type Recalled struct {
 func (r *Recalled) Queue(ctx context.Context, pipe redis.Pipeliner) *ObserveCmd {
 	r.o.queueTouch(ctx, pipe, r.o.touched)
 	return r.o
+}
+
+// TouchArgs are the arguments of TouchLua's functions for this
+// observation, in order: key prefix, now (ms), contact id, identity key,
+// remembered version. A script that includes TouchLua (the router's
+// one-trip commit) then observes in place of Queue: contact_touch_check
+// holds exactly when Queue's touchScript would move the times.
+func (r *Recalled) TouchArgs() []any {
+	o, rc := r.o, r.o.touched
+	return []any{o.s.keys.Base, o.s.clock.Now().UnixMilli(), rc.contact.ID, o.ik, rc.version}
 }
 
 // Recall is what ObservePipe would find for msg, known without asking

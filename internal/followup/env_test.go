@@ -35,6 +35,10 @@ flows:
     triggers: { keywords: [hi] }
     steps:
       - say: hello there
+  - id: whoami
+    triggers: { keywords: [whoami] }
+    steps:
+      - say: "you are {{contact.name}}"
   - id: size
     triggers: { keywords: [尺码] }
     steps:

@@ -65,11 +65,12 @@ func (o *Observer) Recall(msg message.Message) (router.RecalledContact, bool) {
 	if !ok {
 		return router.RecalledContact{}, false
 	}
-	return router.RecalledContact{
+	rec := router.RecalledContact{
 		View:  router.ContactView{Contact: r.Contact.Flows()},
-		Guard: router.Guard{Key: r.Key, Field: contacts.VersionField, Value: r.Version},
-		Observe: func(ctx context.Context, pipe redis.Pipeliner) func() (router.ContactView, error) {
-			return o.reader(ctx, msg, r.Queue(ctx, pipe))
-		},
-	}, true
+		Touch: router.ContactTouch{Args: r.TouchArgs()},
+	}
+	if o.Metrics != nil {
+		rec.Touched = func() { o.Metrics.ContactObservations.WithLabelValues(contacts.ObservedTimesOnly).Inc() }
+	}
+	return rec, true
 }

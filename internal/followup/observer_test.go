@@ -2,7 +2,14 @@ package followup_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
+	"time"
+
+	"github.com/kefu-gateway/kefu/internal/metrics"
+	"github.com/kefu-gateway/kefu/internal/testutil/fakechannel"
+	"github.com/kefu-gateway/kefu/router"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/kefu-gateway/kefu/adapters/message"
 	"github.com/kefu-gateway/kefu/internal/contacts"
@@ -48,4 +55,109 @@ func TestObserverAfterRedisForgetsItsScripts(t *testing.T) {
 		}
 		first = v.Contact.ID
 	}
+}
+
+// A returning customer's one-trip turn observes the contact inside its
+// commit: the contact's and the identity's last inbound move with the
+// turn, counted as a times-only observation. A contact changed by another
+// process refuses that commit; the turn then observes in full and answers
+// with the contact as it now is.
+func TestOneTripTurnsObserveTheContact(t *testing.T) {
+	e := setup(t, []string{"ot"}, nil, nil)
+	// The contact observer instead of the engage interceptor: the router
+	// answers returning customers in one trip.
+	e.r.SetHooks(router.Hooks{Effects: &followup.Effects{Scheduler: e.sched, Contacts: e.contacts}})
+	e.r.SetContacts(&followup.Observer{Contacts: e.contacts, Metrics: e.metrics})
+	cs, clk, m, r := e.contacts, e.clk, e.metrics, e.r
+	cc := contacts.Defaults()
+	if err := cc.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	other := contacts.NewStore(e.db.Client, e.keys, cc, clk) // another process's
+
+	ident := contacts.Identity{Channel: fakechannel.Kind, Account: "ot", ID: "u1"}
+	ask := func(text string) string {
+		t.Helper()
+		msg := message.Message{ID: fmt.Sprintf("ot-%d", msgSeq.Add(1)), Channel: fakechannel.Kind, Account: "ot",
+			ConversationID: "fake:ot:u1", From: message.Party{ID: "u1"}, Kind: message.KindText, Text: text}
+		turn, err := r.Accept(context.Background(), msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		<-turn.Done()
+		c, err := cs.ByIdentity(context.Background(), ident)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, _ := c.Identity(fakechannel.Kind, "ot")
+		if now := clk.Now().UnixMilli(); c.LastInbound.UnixMilli() != now || id.LastInbound.UnixMilli() != now {
+			t.Fatalf("after %q: contact last inbound %v, identity's %v; want %v", text, c.LastInbound, id.LastInbound, clk.Now())
+		}
+		tr := e.transcript(t, "fake:ot:u1")
+		if len(tr) == 0 || tr[len(tr)-1].IsCustomer() {
+			t.Fatalf("%q was not answered", text)
+		}
+		return tr[len(tr)-1].Text
+	}
+	timesOnly := func() float64 {
+		var d dto.Metric
+		if err := m.ContactObservations.WithLabelValues(contacts.ObservedTimesOnly).Write(&d); err != nil {
+			t.Fatal(err)
+		}
+		return d.GetCounter().GetValue()
+	}
+
+	ask("hi")
+	c, err := cs.ByIdentity(context.Background(), ident)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.Update(context.Background(), c.ID, contacts.Update{Name: new("小王")}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		clk.Advance(time.Minute)
+		if got := ask("whoami"); got != "you are 小王" {
+			t.Fatalf("turn %d answered %q", i, got)
+		}
+	}
+	if n := timesOnly(); n != 3 {
+		t.Fatalf("%v times-only observations, want 3 (one per one-trip turn)", n)
+	}
+	if n := oneTripTurns(t, m, "committed"); n != 3 {
+		t.Fatalf("%v one-trip turns committed, want 3", n)
+	}
+
+	if _, err := other.Update(context.Background(), c.ID, contacts.Update{Name: new("王先生")}); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Minute)
+	if got := ask("whoami"); got != "you are 王先生" {
+		t.Fatalf("after another process renamed the contact: %q", got)
+	}
+	if n := oneTripTurns(t, m, "changed"); n != 1 {
+		t.Fatalf("%v one-trip turns refused as changed, want 1", n)
+	}
+}
+
+// oneTripTurns reads kefu_one_trip_turns_total{outcome}.
+func oneTripTurns(t *testing.T, m *metrics.Metrics, outcome string) float64 {
+	t.Helper()
+	families, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != "kefu_one_trip_turns_total" {
+			continue
+		}
+		for _, s := range f.GetMetric() {
+			for _, l := range s.GetLabel() {
+				if l.GetName() == "outcome" && l.GetValue() == outcome {
+					return s.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
 }
