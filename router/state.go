@@ -129,7 +129,7 @@ func (r *Router) load(ctx context.Context, conv, dedupKey string, observe *messa
 // refusal writes nothing.
 var commitScript = redis.NewScript(workers.NextOutboundNumberLua + contacts.TouchLua + `
 local oneTrip = ARGV[11] ~= ''
-local tc, th, traw
+local tc, th
 -- A one-trip turn marks its message seen first, in the step that tells
 -- whether it was; a refusal after that takes the mark back (refuse).
 if oneTrip and not redis.call('SET', ARGV[11], '1', 'NX', 'PX', ARGV[12]) then return -3 end
@@ -143,7 +143,7 @@ if h[2] and h[2] ~= '' and (oneTrip or ARGV[8] == '1') then return refuse(-2) en
 if oneTrip then
   if redis.call('LLEN', KEYS[3]) > 0 then return refuse(-5) end
   if ARGV[13] ~= '' then
-    tc, th, traw = contact_touch_check(ARGV[13], ARGV[15], ARGV[16], ARGV[17])
+    tc, th = contact_touch_check(ARGV[13], ARGV[15], ARGV[16], ARGV[17])
     if not tc then return refuse(-4) end
   end
 end
@@ -159,7 +159,7 @@ for i = 18, #ARGV do
   if ARGV[6] ~= '' then redis.call('PUBLISH', ARGV[6], 'm' .. id .. '\n' .. ARGV[i]) end
 end
 if #out > 1 then redis.call('PEXPIRE', KEYS[2], ARGV[5]) end
-if tc then contact_touch_apply(ARGV[13], tonumber(ARGV[14]), ARGV[15], ARGV[16], tc, th, traw) end
+if tc then contact_touch_apply(ARGV[13], tonumber(ARGV[14]), ARGV[15], ARGV[16], tc, th) end
 return out
 `)
 

@@ -102,10 +102,16 @@ func TestOneTripCommitObservesTheContact(t *testing.T) {
 				if cid == tc.touching {
 					at = strconv.FormatInt(now+int64(i), 10)
 				}
-				h := db.Client.HMGet(ctx, "kefu:c:"+cid, "lin", "last").Val()
-				idt := db.Client.HGet(ctx, "kefu:c:"+cid+":i", ik).Val()
-				if h[0] != at || h[1] != at || !strings.Contains(idt, `"last_inbound":`+at+`,`) {
-					t.Fatalf("contact %s after the commit: lin %v, last %v, identity %s; want the times at %s", cid, h[0], h[1], idt, at)
+				h := db.Client.HMGet(ctx, "kefu:c:"+cid, "lin", "last", "il:"+ik).Val()
+				il := "5"
+				if h[2] != nil {
+					il = h[2].(string)
+				}
+				if h[0] != at || h[1] != at || il != at {
+					t.Fatalf("contact %s after the commit: lin %v, last %v, identity's last inbound %v; want the times at %s", cid, h[0], h[1], h[2], at)
+				}
+				if idt := db.Client.HGet(ctx, "kefu:c:"+cid+":i", ik).Val(); idt != before {
+					t.Fatalf("contact %s: the identity's record became %s", cid, idt)
 				}
 				if score, err := db.Client.ZScore(ctx, "kefu:seen", cid).Result(); cid == tc.touching && (err != nil || strconv.FormatFloat(score, 'f', 0, 64) != at) {
 					t.Fatalf("contact %s seen at %v (%v), want %s", cid, score, err, at)
@@ -114,7 +120,7 @@ func TestOneTripCommitObservesTheContact(t *testing.T) {
 			// Put the times back for the next case.
 			for _, cid := range []string{"kept", "new"} {
 				db.Client.HSet(ctx, "kefu:c:"+cid, "lin", "5", "last", "5")
-				db.Client.HSet(ctx, "kefu:c:"+cid+":i", ik, before)
+				db.Client.HDel(ctx, "kefu:c:"+cid, "il:"+ik)
 			}
 		})
 	}

@@ -10,10 +10,13 @@ import "github.com/kefu-gateway/kefu/internal/store"
 //
 //	{ct}:c:<cid>           hash   name, pname (platform name), tz, union, opt (opt-out ms), opt_src,
 //	                              created, first, last (seen ms), lin (last inbound customer message ms, strictly increasing),
-//	                              pv (bumped by every change but the times; see recentContacts)
+//	                              pv (bumped by every change but the times; see recentContacts),
+//	                              il:<channel>/<account>/<user id> (that identity's last inbound ms, when a
+//	                              returning customer's message moved it; see TouchLua)
 //	{ct}:c:<cid>:a         hash   attributes
 //	{ct}:c:<cid>:t         set    tags
-//	{ct}:c:<cid>:i         hash   "<channel>/<account>/<user id>" → identity JSON
+//	{ct}:c:<cid>:i         hash   "<channel>/<account>/<user id>" → identity JSON (its last_inbound as of
+//	                              the last full observation; a later il: field on the contact wins)
 //	{ct}:c:<cid>:n         list   notes JSON, newest first, capped
 //	{ct}:id                hash   "<channel>/<account>/<user id>" → cid
 //	{ct}:union             hash   WeChat UnionID → cid

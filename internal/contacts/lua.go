@@ -73,6 +73,10 @@ local function merge(into, from)
   for i = 1, #attrs, 2 do redis.call('HSETNX', ti .. ':a', attrs[i], attrs[i + 1]) end
   for _, n in ipairs(redis.call('LRANGE', fi .. ':n', 0, -1)) do redis.call('RPUSH', ti .. ':n', n) end
   local f, t = fields(fi), fields(ti)
+  -- The moved identities' last inbound (see TouchLua) moves with them.
+  for k, v in pairs(f) do
+    if string.sub(k, 1, 3) == 'il:' then redis.call('HSET', ti, k, v) end
+  end
   for _, k in ipairs({'name', 'pname', 'tz', 'union'}) do
     if (t[k] or '') == '' and (f[k] or '') ~= '' then redis.call('HSET', ti, k, f[k]) end
   end
@@ -250,12 +254,16 @@ return {contact, created, changed, before}
 // contact's pv is still the one remembered, nothing but the times can
 // differ from what observeScript would write.
 //
-//   - contact_touch_check(P, cid, ik, pv) returns the contact's hash key,
-//     its times and the identity's record while the contact exists at
-//     version pv ("" = none yet) and still holds the identity; otherwise
-//     (changed, merged away, gone) nil, having written nothing.
-//   - contact_touch_apply(P, NOW, cid, ik, c, h, raw) then moves the
-//     identity's and the contact's last inbound and last seen.
+//   - contact_touch_check(P, cid, ik, pv) returns the contact's hash key
+//     and times while the contact exists at version pv ("" = none yet) and
+//     still holds the identity; otherwise (changed, merged away, gone) nil,
+//     having written nothing.
+//   - contact_touch_apply(P, NOW, cid, ik, c, h) then moves the contact's
+//     last inbound and last seen, and the identity's last inbound: that
+//     one goes in the contact's hash, as il:<identity key>, instead of
+//     inside the identity's JSON record, which a returning customer's
+//     message would otherwise have to read, rewrite and store again
+//     (decodeContact reads the later of the two).
 //
 // touchScript runs both alone; the router's one-trip commit runs them in
 // its own script (check before it writes anything, apply after), so the
@@ -265,40 +273,16 @@ local function contact_touch_check(P, cid, ik, pv)
   local c = P .. 'c:' .. cid
   local h = redis.call('HMGET', c, 'pv', 'created', 'lin', 'last')
   if not h[2] or (h[1] or '') ~= pv then return nil end
-  local raw = redis.call('HGET', c .. ':i', ik)
-  if not raw then return nil end
-  return c, h, raw
+  if redis.call('HEXISTS', c .. ':i', ik) == 0 then return nil end
+  return c, h
 end
-local function contact_touch_apply(P, NOW, cid, ik, c, h, raw)
-  -- The record's last_inbound is rewritten in place: decoding and encoding
-  -- the JSON would cost a third of the script, and a pattern with a capture
-  -- tried at every byte (gsub) as much again. Only a number preceded by
-  -- { or , is it: the record's other values and its meta's are strings.
-  local moved
-  local from = 1
-  while true do
-    local s, e = string.find(raw, '"last_inbound":', from, true)
-    if not s then break end
-    local digits = string.match(raw, '^(%d+)[,}]', e + 1)
-    local before = string.sub(raw, s - 1, s - 1)
-    if digits and (before == '{' or before == ',') then
-      moved = string.sub(raw, 1, e) .. string.format('%d', NOW) .. string.sub(raw, e + 1 + #digits)
-      break
-    end
-    from = e + 1
-  end
-  if not moved then
-    local idt = cjson.decode(raw)
-    idt.last_inbound = NOW
-    moved = cjson.encode(idt)
-  end
-  redis.call('HSET', c .. ':i', ik, moved)
+local function contact_touch_apply(P, NOW, cid, ik, c, h)
   local lin = math.max((tonumber(h[3]) or 0) + 1, NOW)
   if NOW > (tonumber(h[4]) or 0) then
-    redis.call('HSET', c, 'lin', lin, 'last', NOW)
+    redis.call('HSET', c, 'lin', lin, 'last', NOW, 'il:' .. ik, NOW)
     redis.call('ZADD', P .. 'seen', NOW, cid)
   else
-    redis.call('HSET', c, 'lin', lin)
+    redis.call('HSET', c, 'lin', lin, 'il:' .. ik, NOW)
   end
 end
 `
@@ -310,9 +294,9 @@ end
 //	ARGV: 1 key prefix, 2 now (ms), 3 cid, 4 identity key, 5 remembered pv
 var touchScript = redis.NewScript(TouchLua + `
 local P, NOW, cid, ik = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
-local c, h, raw = contact_touch_check(P, cid, ik, ARGV[5])
+local c, h = contact_touch_check(P, cid, ik, ARGV[5])
 if not c then return 0 end
-contact_touch_apply(P, NOW, cid, ik, c, h, raw)
+contact_touch_apply(P, NOW, cid, ik, c, h)
 return 1
 `)
 

@@ -115,6 +115,12 @@ func TestARememberedCustomerOnlyMovesTheTimes(t *testing.T) {
 			t.Fatalf("message %d: identity %+v %v", i, c, err)
 		}
 	}
+	// The identity's last inbound moved in the contact's hash; its record
+	// was left as the full observation wrote it.
+	rec, err := p.rdb.HGet(context.Background(), "kefu:{ct}:c:"+cid+":i", "wechat_oa/oa/o1").Result()
+	if err != nil || !strings.Contains(rec, `"last_inbound":`+itoa(p.clk.Now().Add(-3*time.Minute).UnixMilli())) {
+		t.Fatalf("the identity's record %s (%v) was rewritten", rec, err)
+	}
 	// A record without last_inbound, or with routing meta that names one,
 	// still gets the right time.
 	ctx := context.Background()
@@ -149,6 +155,38 @@ func TestARememberedCustomerOnlyMovesTheTimes(t *testing.T) {
 	}
 	if _, touched := observePiped(t, p.a, msg); !touched {
 		t.Fatal("another process's observation made this one observe in full")
+	}
+}
+
+// An identity moved by a merge keeps the last inbound its returning
+// customer's messages moved (kept in the contact's hash, see TouchLua).
+func TestAMergeKeepsTheIdentitysLastInbound(t *testing.T) {
+	p := newTwoProcesses(t)
+	ctx := context.Background()
+	msg, a := p.newCustomer(t, "o1")
+	p.clk.Advance(time.Minute)
+	if _, touched := observePiped(t, p.a, msg); !touched {
+		t.Fatal("not touched")
+	}
+	touchedAt := p.clk.Now().Truncate(time.Millisecond)
+	p.clk.Advance(time.Minute)
+	mp := message.Message{ID: "m", Channel: "wechat_mp", Account: "mp", ConversationID: "wechat_mp:mp:m1",
+		From: message.Party{ID: "m1", Role: message.RoleCustomer}, Kind: message.KindText, Text: "你好"}
+	o, err := p.b.Observe(ctx, mp)
+	if err != nil || o.Contact.ID == a {
+		t.Fatalf("the mini-program customer: %+v %v", o, err)
+	}
+	b := o.Contact.ID
+	c, merged, err := p.b.Link(ctx, b, Identity{Channel: "wechat_oa", Account: "oa", ID: "o1"})
+	if err != nil || merged != a {
+		t.Fatalf("linking: merged %q, %v", merged, err)
+	}
+	id, ok := c.Identity("wechat_oa", "oa")
+	if !ok || !id.LastInbound.Equal(touchedAt) {
+		t.Fatalf("the moved identity %+v (%v): last inbound %v, want %v", id, ok, id.LastInbound, touchedAt)
+	}
+	if got, err := p.a.Get(ctx, b); err != nil || !got.LastInbound.Equal(p.clk.Now().Truncate(time.Millisecond)) {
+		t.Fatalf("the merged contact: %+v %v", got, err)
 	}
 }
 

@@ -440,6 +440,11 @@ func decodeContact(v any) (*Contact, error) {
 		if err := json.Unmarshal([]byte(raw), &r); err != nil {
 			continue
 		}
+		// A returning customer's messages move the identity's last inbound
+		// in the contact's hash, not in the record (TouchLua).
+		if lin, err := strconv.ParseInt(h["il:"+r.key()], 10, 64); err == nil && lin > r.LastInbound {
+			r.LastInbound = lin
+		}
 		c.Identities = append(c.Identities, r.identity())
 	}
 	sort.Slice(c.Identities, func(i, j int) bool { return c.Identities[i].Key() < c.Identities[j].Key() })
@@ -465,6 +470,9 @@ type identityRecord struct {
 	// Meta is a JSON object, or [] when cjson wrote an empty table.
 	Meta json.RawMessage `json:"meta"`
 }
+
+// key is the identity's key, as Identity.Key.
+func (r identityRecord) key() string { return r.Channel + "/" + r.Account + "/" + r.ID }
 
 func (r identityRecord) identity() Identity {
 	id := Identity{Channel: r.Channel, Account: r.Account, ID: r.ID, UnionID: r.UnionID, ConversationID: r.ConversationID,
