@@ -389,20 +389,19 @@ func TestRememberedContactsAreBounded(t *testing.T) {
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 // Recall gives, without Redis, the contact a remembered sender's next
-// observation finds, a guard that holds exactly while that contact is
-// unchanged in Redis, and that observation, which only moves the times.
+// observation finds, and that observation's arguments: TouchLua's check
+// holds with them exactly while that contact is unchanged in Redis, and
+// then only the times move.
 func TestRecallIsGuardedByTheContactsVersion(t *testing.T) {
 	p := newTwoProcesses(t)
 	ctx := context.Background()
+	check := redis.NewScript(TouchLua + `return contact_touch_check(ARGV[1], ARGV[3], ARGV[4], ARGV[5]) and 1 or 0`)
 	holds := func(r *Recalled) bool {
-		if p.rdb.Exists(ctx, r.Key).Val() == 0 {
-			return false
-		}
-		v, err := p.rdb.HGet(ctx, r.Key, VersionField).Result()
-		if err != nil && err != redis.Nil {
+		n, err := check.Run(ctx, p.rdb, []string{p.a.keys.Slot()}, r.TouchArgs()...).Int()
+		if err != nil {
 			t.Fatal(err)
 		}
-		return v == r.Version
+		return n == 1
 	}
 	msg := customerText("u1", "你好")
 	if _, ok := p.a.Recall(msg); ok {
@@ -417,13 +416,13 @@ func TestRecallIsGuardedByTheContactsVersion(t *testing.T) {
 	if !ok || r.Contact.ID != cid || r.Contact.Name != "小王" || !holds(r) {
 		t.Fatalf("recall after the first observation: %+v %v", r, ok)
 	}
-	pipe := p.rdb.Pipeline()
-	cmd := r.Queue(ctx, pipe)
-	if _, err := pipe.Exec(ctx); err != nil {
-		t.Fatal(err)
+	pv := p.field(t, cid, "pv")
+	p.clk.Advance(time.Minute)
+	if n, err := touchScript.Run(ctx, p.rdb, []string{p.a.keys.Slot()}, r.TouchArgs()...).Int(); err != nil || n != 1 {
+		t.Fatalf("the recalled observation: %d %v", n, err)
 	}
-	if o, err := cmd.Result(ctx); err != nil || o.Path != ObservedTimesOnly || o.Contact.ID != cid || o.Contact.Name != "小王" {
-		t.Fatalf("the recalled observation: %+v %v", o, err)
+	if got := p.field(t, cid, "lin"); got != itoa(p.clk.Now().UnixMilli()) || p.field(t, cid, "pv") != pv {
+		t.Fatalf("the recalled observation moved lin to %s (pv %s, was %s)", got, p.field(t, cid, "pv"), pv)
 	}
 
 	// What would change more than the times is not recalled.

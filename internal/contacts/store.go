@@ -161,38 +161,23 @@ func (s *Store) newObserveCmd(msg message.Message) (*ObserveCmd, error) {
 	return o, nil
 }
 
-// VersionField is the contact hash field every change but the times
-// bumps; touchScript and a Recalled guard check it.
-const VersionField = "pv"
-
 // Recalled is a remembered sender's observation, prepared without Redis
 // (see Recall).
 type Recalled struct {
 	// Contact is what the observation returns, without identities, notes
-	// and times; the caller's own copy.
+	// and times; the caller's own copy. It holds while the contact is
+	// still at the remembered version and holds the sender's identity,
+	// which contact_touch_check (TouchLua) checks: a turn that commits
+	// only then (the router's one-trip turns) sees the contact as a full
+	// observation would.
 	Contact *Contact
-	// The observation holds while the contact hash at Key exists, its
-	// VersionField reads Version ("" = absent) and it still holds the
-	// sender's identity: contact_touch_check (TouchLua) checks exactly
-	// that, so a turn that commits only then (the router's one-trip turns)
-	// sees the contact as a full observation would.
-	Key, Version string
-	o            *ObserveCmd
-}
-
-// Queue queues the observation on pipe: only the times move, unless the
-// contact changed meanwhile (see touchScript). Read it with Result once
-// the pipeline ran.
-func (r *Recalled) Queue(ctx context.Context, pipe redis.Pipeliner) *ObserveCmd {
-	r.o.queueTouch(ctx, pipe, r.o.touched)
-	return r.o
+	o       *ObserveCmd
 }
 
 // TouchArgs are the arguments of TouchLua's functions for this
 // observation, in order: key prefix, now (ms), contact id, identity key,
 // remembered version. A script that includes TouchLua (the router's
-// one-trip commit) then observes in place of Queue: contact_touch_check
-// holds exactly when Queue's touchScript would move the times.
+// one-trip commit) then observes in place of touchScript.
 func (r *Recalled) TouchArgs() []any {
 	o, rc := r.o, r.o.touched
 	return []any{o.s.keys.Base, o.s.clock.Now().UnixMilli(), rc.contact.ID, o.ik, rc.version}
@@ -212,7 +197,7 @@ func (s *Store) Recall(msg message.Message) (*Recalled, bool) {
 		return nil, false
 	}
 	o.touched = rc
-	return &Recalled{Contact: copyContact(rc.contact), Key: s.keys.Contact(rc.contact.ID), Version: rc.version, o: o}, true
+	return &Recalled{Contact: copyContact(rc.contact), o: o}, true
 }
 
 func (s *Store) observe(ctx context.Context, c redis.Scripter, msg message.Message, pipelined bool) (*ObserveCmd, error) {
@@ -440,12 +425,13 @@ func decodeContact(v any) (*Contact, error) {
 		if err := json.Unmarshal([]byte(raw), &r); err != nil {
 			continue
 		}
+		id := r.identity()
 		// A returning customer's messages move the identity's last inbound
 		// in the contact's hash, not in the record (TouchLua).
-		if lin, err := strconv.ParseInt(h["il:"+r.key()], 10, 64); err == nil && lin > r.LastInbound {
-			r.LastInbound = lin
+		if lin, err := strconv.ParseInt(h["il:"+id.Key()], 10, 64); err == nil && lin > r.LastInbound {
+			id.LastInbound = msInt(lin)
 		}
-		c.Identities = append(c.Identities, r.identity())
+		c.Identities = append(c.Identities, id)
 	}
 	sort.Slice(c.Identities, func(i, j int) bool { return c.Identities[i].Key() < c.Identities[j].Key() })
 	for _, raw := range strs(arr[5]) {
@@ -470,9 +456,6 @@ type identityRecord struct {
 	// Meta is a JSON object, or [] when cjson wrote an empty table.
 	Meta json.RawMessage `json:"meta"`
 }
-
-// key is the identity's key, as Identity.Key.
-func (r identityRecord) key() string { return r.Channel + "/" + r.Account + "/" + r.ID }
 
 func (r identityRecord) identity() Identity {
 	id := Identity{Channel: r.Channel, Account: r.Account, ID: r.ID, UnionID: r.UnionID, ConversationID: r.ConversationID,
