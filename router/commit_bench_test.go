@@ -17,8 +17,8 @@ import (
 // BenchmarkCommitScript is the Redis server's share of a returning
 // customer's one-trip turn: the commit (commitScript) of a keyword flow's
 // answer with the contact's observation (checked, then its times moved),
-// the message and the reply appended to the
-// transcript, sixteen conversations' commits per pipeline as under load.
+// the message and the reply appended to the transcript, sixteen
+// conversations' commits per pipeline as under load.
 // It reports the server's time per commit (INFO commandstats, so run it
 // alone) beside the Go side's.
 //
@@ -68,8 +68,8 @@ func BenchmarkCommitScript(b *testing.B) {
 			entries := turn(conv, n+i)
 			conv.Turns++
 			call, err := r.queueCommit(ctx, pipe, conv, commitOptions{botReplies: true,
-				oneTrip: &oneTripCommit{dedupKey: r.keys.Dedup("wechat_oa", "bench", entries[0].ID), touch: ContactTouch{Args: []any{
-					"kefu:{ct}:", time.Now().UnixMilli(), fmt.Sprintf("c%d", i), fmt.Sprintf("wechat_oa/bench/o%d", i), "3"}}}}, entries)
+				oneTrip: &oneTripCommit{dedupKey: r.keys.Dedup("wechat_oa", "bench", entries[0].ID), touch: []any{
+					"kefu:{ct}:", time.Now().UnixMilli(), fmt.Sprintf("c%d", i), fmt.Sprintf("wechat_oa/bench/o%d", i), "3"}}}, entries)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -35,7 +35,7 @@ func (r *Router) SetContacts(c ContactObserver) { r.contacts = c }
 // ContactRecaller is implemented by contact observers that can tell,
 // without asking Redis, what the observation of a message will find: the
 // router then answers the message in one round trip (see oneTrip), its
-// commit observing the contact in its own script (see ContactTouch).
+// commit observing the contact in its own script (see RecalledContact).
 type ContactRecaller interface {
 	// Recall returns, for a message that changes nothing but the contact's
 	// times (never a consent keyword), the view the observation will give
@@ -47,19 +47,13 @@ type ContactRecaller interface {
 // RecalledContact is a contact observation known before it runs.
 type RecalledContact struct {
 	View ContactView
-	// Touch is the observation, which the one-trip commit runs in its
-	// script.
-	Touch ContactTouch
-	// Touched, when set, is called once a commit ran Touch (a refused
-	// commit runs nothing).
+	// TouchArgs are the observation as the one-trip commit runs it, the
+	// arguments of contacts.TouchLua's functions: contact_touch_check
+	// refuses the commit, writing nothing, unless the contact is still the
+	// one recalled (View holds), and contact_touch_apply then moves its
+	// times.
+	TouchArgs []any
+	// Touched, when set, is called once a commit ran the observation (a
+	// refused commit runs nothing).
 	Touched func()
-}
-
-// ContactTouch is a recalled contact's observation as a one-trip commit
-// runs it, before and after its own writes: contact_touch_check refuses
-// the commit, writing nothing, unless the contact is still the one
-// recalled (the view holds); contact_touch_apply then moves its times.
-// Args are those functions' arguments (contacts.TouchLua, TouchArgs).
-type ContactTouch struct {
-	Args []any
 }

@@ -57,12 +57,12 @@ func (r *Router) oneTrip(ctx context.Context, t *turn, dedupKey string, start ti
 		return false, nil
 	}
 	conv.Version = cached.version
-	var touch ContactTouch
+	var touch []any
 	if recalled != nil {
-		if len(recalled.Touch.Args) != touchArgs {
+		if len(recalled.TouchArgs) != touchArgs {
 			return false, nil
 		}
-		conv.Contact, touch = recalled.View.Contact, recalled.Touch
+		conv.Contact, touch = recalled.View.Contact, recalled.TouchArgs
 	}
 	replies, effects, ok := r.respond(ctx, conv, msg, t.caps, true)
 	if !ok {

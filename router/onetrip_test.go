@@ -179,7 +179,7 @@ func (o *guardedObserver) Recall(msg message.Message) (router.RecalledContact, b
 	if o.known == "" {
 		return router.RecalledContact{}, false
 	}
-	rec := router.RecalledContact{Touch: router.ContactTouch{Args: []any{o.prefix, time.Now().UnixMilli(), o.cid, o.ik, o.pv}}}
+	rec := router.RecalledContact{TouchArgs: []any{o.prefix, time.Now().UnixMilli(), o.cid, o.ik, o.pv}}
 	rec.View.Contact.Name = o.known
 	return rec, true
 }

@@ -118,8 +118,8 @@ func (r *Router) load(ctx context.Context, conv, dedupKey string, observe *messa
 //	      8 bot reply allowed only when owner is empty ("1"/"0"),
 //	      9 number the replies ("1"/"0"), 10 outbound numbering TTL ms,
 //	      11 one-trip dedup key ("" = not a one-trip turn), 12 its TTL ms,
-//	      13-17 the contact's touch (ContactTouch.Args: key prefix, now ms,
-//	      contact id, identity key, version; 13 = "" for none),
+//	      13-17 the contact's touch (RecalledContact.TouchArgs: key prefix,
+//	      now ms, contact id, identity key, version; 13 = "" for none),
 //	      18.. message JSON, one per entry
 //
 // Returns {outbound number or 0, entry id ...}, or -1 on a version
@@ -215,14 +215,18 @@ type commitOptions struct {
 }
 
 // touchArgs is how many arguments contacts.TouchLua's functions take
-// (ContactTouch.Args).
+// (RecalledContact.TouchArgs).
 const touchArgs = 5
 
+// noTouch fills the touch's arguments of a commit that observes no contact.
+var noTouch = []any{"", "", "", "", ""}
+
 // oneTripCommit is what a one-trip turn's commit checks besides the
-// version, and the contact observation it runs.
+// version, and the contact observation it runs (touchArgs arguments, or
+// none).
 type oneTripCommit struct {
 	dedupKey string
-	touch    ContactTouch
+	touch    []any
 }
 
 // commit saves conv and appends entries to the transcript, returning their
@@ -264,15 +268,16 @@ func (r *Router) queueCommit(ctx context.Context, pipe redis.Pipeliner, conv *Co
 	args = append(args, conv.Version, state, r.cfg.StateTTL.Milliseconds(), r.cfg.TranscriptMax,
 		r.cfg.TranscriptTTL.Milliseconds(), channel, opts.pendingDelivered, store.ScriptFlag(opts.botReplies),
 		store.ScriptFlag(opts.numberOutbound), workers.OutboundOrderTTL.Milliseconds())
-	switch o := opts.oneTrip; {
-	case o == nil:
-		args = append(args, "", "", "", "", "", "", "")
-	case len(o.touch.Args) == touchArgs:
+	touch := noTouch
+	if o := opts.oneTrip; o != nil {
 		args = append(args, o.dedupKey, r.cfg.DedupTTL.Milliseconds())
-		args = append(args, o.touch.Args...)
-	default:
-		args = append(args, o.dedupKey, r.cfg.DedupTTL.Milliseconds(), "", "", "", "", "")
+		if o.touch != nil {
+			touch = o.touch
+		}
+	} else {
+		args = append(args, "", "")
 	}
+	args = append(args, touch...)
 	for i := range entries {
 		b, err := encodeJSON(&entries[i])
 		if err != nil {

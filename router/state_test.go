@@ -82,7 +82,7 @@ func TestOneTripCommitObservesTheContact(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			conv := &Conversation{ID: "fake:a:u" + strconv.Itoa(i)}
 			dedup := r.keys.Dedup("fake", "a", "m"+strconv.Itoa(i))
-			touch := ContactTouch{Args: []any{"kefu:", now + int64(i), tc.cid, tc.ik, tc.pv}}
+			touch := []any{"kefu:", now + int64(i), tc.cid, tc.ik, tc.pv}
 			pipe := db.Client.Pipeline()
 			call, err := r.queueCommit(ctx, pipe, conv, commitOptions{oneTrip: &oneTripCommit{dedupKey: dedup, touch: touch}},
 				[]message.Message{{ID: "m", ConversationID: conv.ID, Kind: message.KindText, Text: "hi"}})

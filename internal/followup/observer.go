@@ -66,8 +66,8 @@ func (o *Observer) Recall(msg message.Message) (router.RecalledContact, bool) {
 		return router.RecalledContact{}, false
 	}
 	rec := router.RecalledContact{
-		View:  router.ContactView{Contact: r.Contact.Flows()},
-		Touch: router.ContactTouch{Args: r.TouchArgs()},
+		View:      router.ContactView{Contact: r.Contact.Flows()},
+		TouchArgs: r.TouchArgs(),
 	}
 	if o.Metrics != nil {
 		rec.Touched = func() { o.Metrics.ContactObservations.WithLabelValues(contacts.ObservedTimesOnly).Inc() }
