@@ -10,6 +10,7 @@ import (
 
 	"github.com/kefu-gateway/kefu/adapters/message"
 	"github.com/kefu-gateway/kefu/internal/metrics"
+	"github.com/kefu-gateway/kefu/internal/testutil/metricstest"
 	"github.com/kefu-gateway/kefu/router"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
@@ -17,24 +18,7 @@ import (
 
 // oneTrips reads kefu_one_trip_turns_total{outcome}.
 func oneTrips(t *testing.T, m *metrics.Metrics, outcome string) int {
-	t.Helper()
-	families, err := m.Registry.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range families {
-		if f.GetName() != "kefu_one_trip_turns_total" {
-			continue
-		}
-		for _, s := range f.GetMetric() {
-			for _, l := range s.GetLabel() {
-				if l.GetName() == "outcome" && l.GetValue() == outcome {
-					return int(s.GetCounter().GetValue())
-				}
-			}
-		}
-	}
-	return 0
+	return int(metricstest.Sum(t, m.Registry, "kefu_one_trip_turns_total", outcome))
 }
 
 // ask sends one message and returns the texts of its passive replies.

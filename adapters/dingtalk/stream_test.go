@@ -15,6 +15,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/kefu-gateway/kefu/adapters/internal/fakeplatform"
 	"github.com/kefu-gateway/kefu/internal/testutil/apptest"
+	"github.com/kefu-gateway/kefu/internal/testutil/metricstest"
 	"github.com/open-dingtalk/dingtalk-stream-sdk-go/payload"
 )
 
@@ -187,7 +188,9 @@ func TestStreamModeEndToEnd(t *testing.T) {
 	if !strings.Contains(string(subs), payload.BotMessageCallbackTopic) || !strings.Contains(ua, "dingtalk-sdk-go/v0.9.1") {
 		t.Errorf("gateway request: subscriptions %s, ua %q", subs, ua)
 	}
-	eventually(t, 5*time.Second, "the connected gauge", func() bool { return metricValue(t, srv, "kefu_dingtalk_stream_connected", "robot") == 1 })
+	eventually(t, 5*time.Second, "the connected gauge", func() bool {
+		return metricstest.Sum(t, srv.App.Metrics.Registry, "kefu_dingtalk_stream_connected", "robot") == 1
+	})
 
 	w := &dworld{t: t, fake: fake, srv: srv}
 	body := w.message(fakeplatform.DingTalkMessage{MsgID: "s-1", Text: "你好"})
@@ -245,16 +248,22 @@ func TestStreamReconnectsWithBackoff(t *testing.T) {
 	gw := newFakeGateway(t, fake.URL())
 	srv := apptest.Start(t, streamConfig(gw.srv.URL, "{ reconnect_min: 100ms, reconnect_max: 1600ms, ping_interval: 5s }"), apptest.Options{})
 	conn := gw.next(t)
-	eventually(t, 5*time.Second, "connected", func() bool { return metricValue(t, srv, "kefu_dingtalk_stream_connected", "robot") == 1 })
+	eventually(t, 5*time.Second, "connected", func() bool {
+		return metricstest.Sum(t, srv.App.Metrics.Registry, "kefu_dingtalk_stream_connected", "robot") == 1
+	})
 
 	gw.mu.Lock()
 	gw.failOpens = 3
 	gw.mu.Unlock()
 	dropped := time.Now()
 	conn.ws.UnderlyingConn().Close() // the network goes away
-	eventually(t, 5*time.Second, "the gauge to fall", func() bool { return metricValue(t, srv, "kefu_dingtalk_stream_connected", "robot") == 0 })
+	eventually(t, 5*time.Second, "the gauge to fall", func() bool {
+		return metricstest.Sum(t, srv.App.Metrics.Registry, "kefu_dingtalk_stream_connected", "robot") == 0
+	})
 	conn2 := gw.next(t)
-	eventually(t, 5*time.Second, "reconnected", func() bool { return metricValue(t, srv, "kefu_dingtalk_stream_connected", "robot") == 1 })
+	eventually(t, 5*time.Second, "reconnected", func() bool {
+		return metricstest.Sum(t, srv.App.Metrics.Registry, "kefu_dingtalk_stream_connected", "robot") == 1
+	})
 
 	opens := gw.openTimes()
 	if len(opens) != 5 { // first connection, 3 refused, 1 accepted
@@ -271,7 +280,7 @@ func TestStreamReconnectsWithBackoff(t *testing.T) {
 	if total := opens[4].Sub(dropped); total > 5*time.Second {
 		t.Errorf("reconnecting took %s", total)
 	}
-	if n := metricValue(t, srv, "kefu_dingtalk_stream_reconnects_total", "robot"); n != 4 {
+	if n := metricstest.Sum(t, srv.App.Metrics.Registry, "kefu_dingtalk_stream_reconnects_total", "robot"); n != 4 {
 		t.Errorf("reconnects = %v, want 4 (the drop and 3 refused attempts)", n)
 	}
 
@@ -304,30 +313,7 @@ func TestStreamDetectsDeadConnection(t *testing.T) {
 	if d := time.Since(start); d > 3*time.Second {
 		t.Errorf("a silent connection was replaced after %s", d)
 	}
-	if n := metricValue(t, srv, "kefu_dingtalk_stream_reconnects_total", "robot"); n < 1 {
+	if n := metricstest.Sum(t, srv.App.Metrics.Registry, "kefu_dingtalk_stream_reconnects_total", "robot"); n < 1 {
 		t.Errorf("reconnects = %v", n)
 	}
-}
-
-// metricValue sums the samples of a metric family with a label value.
-func metricValue(t *testing.T, srv *apptest.Server, name, labelValue string) float64 {
-	t.Helper()
-	mfs, err := srv.App.Metrics.Registry.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := 0.0
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetValue() == labelValue {
-					sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
-				}
-			}
-		}
-	}
-	return sum
 }

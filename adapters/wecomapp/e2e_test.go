@@ -13,6 +13,7 @@ import (
 	"github.com/kefu-gateway/kefu/adapters/wecomapp"
 	"github.com/kefu-gateway/kefu/internal/clock"
 	"github.com/kefu-gateway/kefu/internal/testutil/apptest"
+	"github.com/kefu-gateway/kefu/internal/testutil/metricstest"
 )
 
 const (
@@ -175,30 +176,7 @@ func TestPerMemberLimitQueuesInsteadOfDropping(t *testing.T) {
 			t.Errorf("sent to %q", c.String("touser"))
 		}
 	}
-	if n := metricValue(t, srv, "kefu_wecom_app_rate_limited_total", "queued"); n != 1 {
+	if n := metricstest.Sum(t, srv.App.Metrics.Registry, "kefu_wecom_app_rate_limited_total", "queued"); n != 1 {
 		t.Errorf("rate-limited queued = %v, want 1", n)
 	}
-}
-
-// metricValue sums the samples of a metric family with a label value.
-func metricValue(t *testing.T, srv *apptest.Server, name, labelValue string) float64 {
-	t.Helper()
-	mfs, err := srv.App.Metrics.Registry.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := 0.0
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetValue() == labelValue {
-					sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
-				}
-			}
-		}
-	}
-	return sum
 }

@@ -6,10 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kefu-gateway/kefu/internal/metrics"
 	"github.com/kefu-gateway/kefu/internal/testutil/fakechannel"
+	"github.com/kefu-gateway/kefu/internal/testutil/metricstest"
 	"github.com/kefu-gateway/kefu/router"
-	dto "github.com/prometheus/client_model/go"
 
 	"github.com/kefu-gateway/kefu/adapters/message"
 	"github.com/kefu-gateway/kefu/internal/contacts"
@@ -100,11 +99,10 @@ func TestOneTripTurnsObserveTheContact(t *testing.T) {
 		return tr[len(tr)-1].Text
 	}
 	timesOnly := func() float64 {
-		var d dto.Metric
-		if err := m.ContactObservations.WithLabelValues(contacts.ObservedTimesOnly).Write(&d); err != nil {
-			t.Fatal(err)
-		}
-		return d.GetCounter().GetValue()
+		return metricstest.Sum(t, m.Registry, "kefu_contact_observations_total", contacts.ObservedTimesOnly)
+	}
+	oneTripTurns := func(outcome string) float64 {
+		return metricstest.Sum(t, m.Registry, "kefu_one_trip_turns_total", outcome)
 	}
 
 	ask("hi")
@@ -124,7 +122,7 @@ func TestOneTripTurnsObserveTheContact(t *testing.T) {
 	if n := timesOnly(); n != 3 {
 		t.Fatalf("%v times-only observations, want 3 (one per one-trip turn)", n)
 	}
-	if n := oneTripTurns(t, m, "committed"); n != 3 {
+	if n := oneTripTurns("committed"); n != 3 {
 		t.Fatalf("%v one-trip turns committed, want 3", n)
 	}
 
@@ -135,29 +133,7 @@ func TestOneTripTurnsObserveTheContact(t *testing.T) {
 	if got := ask("whoami"); got != "you are 王先生" {
 		t.Fatalf("after another process renamed the contact: %q", got)
 	}
-	if n := oneTripTurns(t, m, "changed"); n != 1 {
+	if n := oneTripTurns("changed"); n != 1 {
 		t.Fatalf("%v one-trip turns refused as changed, want 1", n)
 	}
-}
-
-// oneTripTurns reads kefu_one_trip_turns_total{outcome}.
-func oneTripTurns(t *testing.T, m *metrics.Metrics, outcome string) float64 {
-	t.Helper()
-	families, err := m.Registry.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range families {
-		if f.GetName() != "kefu_one_trip_turns_total" {
-			continue
-		}
-		for _, s := range f.GetMetric() {
-			for _, l := range s.GetLabel() {
-				if l.GetName() == "outcome" && l.GetValue() == outcome {
-					return s.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return 0
 }
