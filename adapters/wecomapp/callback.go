@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/kefu-gateway/kefu/adapters/internal/wxaccount"
 	"github.com/kefu-gateway/kefu/adapters/internal/wxcrypto"
 	"github.com/kefu-gateway/kefu/adapters/internal/wxmsg"
 	"github.com/kefu-gateway/kefu/adapters/message"
@@ -21,7 +22,7 @@ func (ch *Channel) verifyURL(c *fiber.Ctx) error {
 	if !ok {
 		return c.Status(fiber.StatusNotFound).SendString("unknown wecom_app account")
 	}
-	q, err := parseQuery(c)
+	q, err := wxaccount.ParseQuery(c)
 	if err == nil {
 		var echo []byte
 		if echo, err = a.crypter.OpenEcho(q); err == nil {
@@ -62,7 +63,7 @@ func (ch *Channel) callback(c *fiber.Ctx) error {
 
 // open verifies, decrypts and parses a callback request.
 func (a *Account) open(c *fiber.Ctx) (message.Message, error) {
-	q, err := parseQuery(c)
+	q, err := wxaccount.ParseQuery(c)
 	if err != nil {
 		return message.Message{}, err
 	}
@@ -84,10 +85,6 @@ func (a *Account) openRequest(q wxcrypto.Query, body []byte) (message.Message, e
 		return message.Message{}, err
 	}
 	return msg, nil
-}
-
-func parseQuery(c *fiber.Ctx) (wxcrypto.Query, error) {
-	return wxcrypto.ParseRequestQuery(c.Request().URI().QueryString(), c.Context().QueryArgs())
 }
 
 // refuse answers a request that cannot be processed: 401 for requests that

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/kefu-gateway/kefu/adapters/internal/wxaccount"
 	"github.com/kefu-gateway/kefu/adapters/internal/wxcrypto"
 	"github.com/kefu-gateway/kefu/adapters/internal/wxmsg"
 	"go.uber.org/zap"
@@ -29,7 +30,7 @@ func (ch *Channel) verifyURL(c *fiber.Ctx) error {
 	if !ok {
 		return c.Status(fiber.StatusNotFound).SendString("unknown wecom_kf account")
 	}
-	q, err := parseQuery(c)
+	q, err := wxaccount.ParseQuery(c)
 	if err == nil {
 		var echo []byte
 		if echo, err = a.crypter.OpenEcho(q); err == nil {
@@ -51,7 +52,7 @@ func (ch *Channel) callback(c *fiber.Ctx) error {
 	if !ok {
 		return c.Status(fiber.StatusNotFound).SendString("unknown wecom_kf account")
 	}
-	q, err := parseQuery(c)
+	q, err := wxaccount.ParseQuery(c)
 	if err != nil {
 		return ch.refuse(c, a, "opening wecom kf callback", err)
 	}
@@ -110,10 +111,6 @@ func (a *Account) announce(ctx context.Context, kf, token string) error {
 		return fmt.Errorf("recording wecom kf callback: %w", err)
 	}
 	return a.ch.enqueueSync(ctx, a.cfg.ID, kf)
-}
-
-func parseQuery(c *fiber.Ctx) (wxcrypto.Query, error) {
-	return wxcrypto.ParseRequestQuery(c.Request().URI().QueryString(), c.Context().QueryArgs())
 }
 
 // refuse answers a request that cannot be processed: 401 for requests that

@@ -42,7 +42,9 @@ func StatusOf(err error) int {
 	return http.StatusInternalServerError
 }
 
-// ParseQuery reads the signature parameters of a callback request.
+// ParseQuery reads the signature parameters of a callback request; every
+// WeChat-family channel's fiber callback (OA, mini-program, WeCom app,
+// 微信客服) reads them through it.
 func ParseQuery(c *fiber.Ctx) (wxcrypto.Query, error) {
 	return wxcrypto.ParseRequestQuery(c.Request().URI().QueryString(), c.Context().QueryArgs())
 }
