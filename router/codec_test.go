@@ -133,3 +133,59 @@ func FuzzStateCodec(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkCodec is the codec against encoding/json on what a returning
+// customer's turn encodes and decodes: the conversation state and a reply
+// entry (the demo's greeting with its menu).
+//
+//	go test -run '^$' -bench Codec ./router
+func BenchmarkCodec(b *testing.B) {
+	greeting := "您好！我是小店的智能客服，可以帮您查订单、办退货、解答常见问题。\n1. 查订单\n2. 申请退货\n3. 营业时间"
+	at := time.Date(2026, 11, 25, 9, 30, 15, 0, time.UTC)
+	values := map[string]func() any{
+		"state": func() any {
+			return &Conversation{ID: "wechat_oa:bench:o1", Channel: "wechat_oa", Account: "bench",
+				Customer: message.Party{ID: "o1", Role: message.RoleCustomer}, Started: at, LastInbound: at, Turns: 12,
+				Flow: flows.State{Offered: []message.Choice{{Title: "查订单", Payload: "查订单"}, {Title: "申请退货", Payload: "申请退货"},
+					{Title: "营业时间", Payload: "营业时间"}}}}
+		},
+		"entry": func() any {
+			return &message.Message{Channel: "wechat_oa", Account: "bench", ConversationID: "wechat_oa:bench:o1",
+				From: message.Party{Name: "智能客服", Role: message.RoleBot}, To: message.Party{ID: "o1", Role: message.RoleCustomer},
+				Kind: message.KindText, Text: greeting, Timestamp: at, Meta: map[string]string{"msg_type": "text"}}
+		},
+	}
+	codecs := []struct {
+		name   string
+		encode func(any) ([]byte, error)
+		decode func([]byte, any) error
+	}{
+		{"encoding_json", json.Marshal, json.Unmarshal},
+		{"codec", encodeJSON, decodeJSON},
+	}
+	for _, what := range []string{"state", "entry"} {
+		v := values[what]()
+		raw, err := json.Marshal(v)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, c := range codecs {
+			b.Run(what+"/encode/"+c.name, func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := c.encode(v); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			b.Run(what+"/decode/"+c.name, func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if err := c.decode(raw, values[what]()); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
